@@ -1,0 +1,507 @@
+import json
+import logging
+import uuid as uuid_lib
+from datetime import datetime, timedelta
+
+from odoo import SUPERUSER_ID, api, fields, models
+from odoo.exceptions import AccessError, UserError, ValidationError
+from odoo.http import request
+from odoo.modules.registry import Registry
+from odoo.tools import config
+
+from celery_bridge import errors, jobstate, producer
+from celery_bridge.config import load_settings
+from celery_bridge.scrub import scrub
+
+_logger = logging.getLogger(__name__)
+
+ORIGINS = [
+    ("ui", "User interface"),
+    ("cron", "Scheduled action"),
+    ("automation", "Automated action"),
+    ("xmlrpc", "External service (XML-RPC)"),
+]
+DISPATCH_OPTIONS = ("queue", "priority", "countdown", "eta", "res_model", "res_id", "origin")
+# A job due sooner than this goes out with the transaction's commit instead of waiting for a sweep.
+IMMEDIATE = timedelta(seconds=1)
+PUBLISH_BATCH = 500
+MAX_REPORTS_PER_CALL = 5000
+POSTCOMMIT_KEY = "smart_dairy_jobs.publish_ids"
+
+
+def odoo_side_settings():
+    """Broker settings for Odoo: environment first, then odoo.conf's [smart_dairy_jobs] section."""
+    return load_settings(section=config.misc.get("smart_dairy_jobs", {}))
+
+
+class SmartDairyJob(models.Model):
+    """One piece of background work sent to Celery, from dispatch to its result.
+
+    The engine lives outside the ORM: the state machine in ``celery_bridge.jobstate``, publishing
+    in ``celery_bridge.producer``; this model records jobs and applies workers' reports.
+    """
+
+    _name = "smart_dairy.job"
+    _description = "Background Job"
+    _order = "id desc"
+    _check_company_auto = True
+
+    uuid = fields.Char(
+        string="Task UUID", required=True, readonly=True, index=True, copy=False,
+        default=lambda self: str(uuid_lib.uuid4()), help="Chosen by Odoo before sending; the Celery task id.",
+    )
+    task_type_id = fields.Many2one(
+        "smart_dairy.job.task", string="Task Type", required=True, readonly=True, ondelete="restrict",
+        index=True, check_company=True,
+    )
+    task_name = fields.Char(required=True, readonly=True, index=True)
+    queue_id = fields.Many2one(
+        "smart_dairy.job.queue", string="Queue", required=True, readonly=True, ondelete="restrict",
+        index=True, check_company=True,
+    )
+    priority = fields.Integer(required=True, default=5, readonly=True)
+    state = fields.Selection(
+        jobstate.STATES, required=True, default=jobstate.PENDING, readonly=True, index=True, copy=False
+    )
+    # Raw arguments may hold secrets a task needs: only system administrators read them.
+    args_json = fields.Text(string="Arguments (raw)", readonly=True, default="[]", groups="base.group_system")
+    kwargs_json = fields.Text(
+        string="Keyword Arguments (raw)", readonly=True, default="{}", groups="base.group_system"
+    )
+    args_display = fields.Text(string="Arguments", compute="_compute_arguments_display")
+    kwargs_display = fields.Text(string="Keyword Arguments", compute="_compute_arguments_display")
+    attempt = fields.Integer(readonly=True, default=0, help="How many times the job has been sent to a worker.")
+    max_retries = fields.Integer(readonly=True, default=0)
+    eta = fields.Datetime(string="Planned For", readonly=True, help="Not sent to a worker before this time.")
+    date_enqueued = fields.Datetime(string="Enqueued On", readonly=True)
+    date_started = fields.Datetime(string="Started On", readonly=True)
+    date_done = fields.Datetime(string="Finished On", readonly=True)
+    duration = fields.Float(string="Duration (s)", readonly=True, digits=(16, 3), help="Run time of the last attempt.")
+    worker_hostname = fields.Char(string="Worker", readonly=True)
+    result_json = fields.Text(string="Result", readonly=True)
+    error_type = fields.Selection(errors.ERROR_TYPES, readonly=True)
+    error_message = fields.Text(readonly=True)
+    error_traceback = fields.Text(string="Traceback", readonly=True)
+    progress = fields.Integer(readonly=True, default=0)
+    progress_message = fields.Char(readonly=True)
+    origin = fields.Selection(ORIGINS, required=True, default="ui", readonly=True)
+    user_id = fields.Many2one(
+        "res.users", string="Requested By", required=True, readonly=True, default=lambda self: self.env.user,
+        index=True,
+    )
+    company_id = fields.Many2one(
+        "res.company", required=True, readonly=True, default=lambda self: self.env.company, index=True
+    )
+    res_model = fields.Char(string="Related Model", readonly=True, index=True)
+    res_id = fields.Many2oneReference(string="Related Record ID", model_field="res_model", readonly=True)
+
+    _sql_constraints = [
+        ("uuid_unique", "UNIQUE(uuid)", "Two jobs cannot share a task UUID."),
+        ("progress_range", "CHECK(progress BETWEEN 0 AND 100)", "Progress must be between 0 and 100."),
+        ("priority_range", "CHECK(priority BETWEEN 0 AND 9)", "Job priority must be between 0 and 9."),
+    ]
+
+    @api.depends("task_name")
+    def _compute_display_name(self):
+        for job in self:
+            job.display_name = f"{job.task_name} #{job.id}" if job.id else job.task_name
+
+    def _compute_arguments_display(self):
+        for job, raw in zip(self, self.sudo().read(["args_json", "kwargs_json"])):
+            job.args_display = json.dumps(scrub(json.loads(raw["args_json"] or "[]")), indent=1)
+            job.kwargs_display = json.dumps(scrub(json.loads(raw["kwargs_json"] or "{}")), indent=1)
+
+    # ------------------------------------------------------------------ dispatch
+
+    @api.model
+    @api.returns("self", lambda job: job.id)
+    def dispatch(self, task_name, args=None, kwargs=None, **options):
+        """Record a job and send it to Celery once the current transaction commits.
+
+        ``options``: queue, priority (0-9), countdown (seconds) or eta, res_model/res_id of the
+        record the job is about, origin.  Returns the job (its id over XML-RPC).
+        """
+        if not (self.env.su or self.env.user.has_group("smart_dairy_jobs.group_user")):
+            raise AccessError(self.env._("Only Jobs users may dispatch background jobs."))
+        job = self.sudo().create(self._prepare_dispatch(task_name, args, kwargs, options))
+        job._schedule_publish()
+        return job.with_env(self.env)
+
+    @api.model
+    def _prepare_dispatch(self, task_name, args, kwargs, options):
+        _ = self.env._
+        unknown = sorted(set(options) - set(DISPATCH_OPTIONS))
+        if unknown:
+            raise ValidationError(
+                _("Unknown dispatch option(s): %(unknown)s. Known options: %(known)s.",
+                  unknown=", ".join(unknown), known=", ".join(DISPATCH_OPTIONS))
+            )
+        if not isinstance(task_name, str) or not task_name:
+            raise ValidationError(_("The task name must be a non-empty string."))
+        Task = self.env["smart_dairy.job.task"]
+        task = Task.browse(Task._id_by_name(task_name)).sudo()
+        if not task:
+            raise ValidationError(
+                _("Unknown task %(name)r: no active task type has that name (Jobs › Configuration › Task Types).",
+                  name=task_name)
+            )
+        args = self._decode_json_argument(args, list, "args")
+        kwargs = self._decode_json_argument(kwargs, dict, "kwargs")
+        if any(not isinstance(key, str) for key in kwargs):
+            raise ValidationError(_("The keys of kwargs must be strings."))
+        queue = task.queue_id
+        if options.get("queue") not in (None, False, ""):
+            Queue = self.env["smart_dairy.job.queue"]
+            queue = Queue.browse(Queue._id_by_name(options["queue"])).sudo()
+            if not queue:
+                known = ", ".join(Queue.sudo().search([]).mapped("name"))
+                raise ValidationError(
+                    _("Queue %(queue)r does not exist. Known queues: %(known)s.", queue=options["queue"], known=known)
+                )
+        priority = options.get("priority", task.priority)
+        if not isinstance(priority, int) or isinstance(priority, bool) or not 0 <= priority <= 9:
+            raise ValidationError(_("Priority must be a whole number from 0 (first) to 9 (last)."))
+        vals = {
+            "task_type_id": task.id,
+            "task_name": task.name,
+            "queue_id": queue.id,
+            "priority": priority,
+            "args_json": json.dumps(args),
+            "kwargs_json": json.dumps(kwargs),
+            "max_retries": task.max_retries,
+            "eta": self._dispatch_eta(options.get("countdown"), options.get("eta")),
+            "origin": self._dispatch_origin(options.get("origin")),
+            "user_id": self.env.uid,
+            "company_id": self.env.company.id,
+        }
+        vals.update(self._dispatch_related_record(options.get("res_model"), options.get("res_id")))
+        return vals
+
+    @api.model
+    def _decode_json_argument(self, value, expected_type, label):
+        _ = self.env._
+        if value is None or value is False:
+            return expected_type()
+        if isinstance(value, str):
+            try:
+                value = json.loads(value)
+            except ValueError as exc:
+                raise ValidationError(_("%(label)s is not valid JSON: %(error)s", label=label, error=exc)) from None
+        if isinstance(value, tuple):
+            value = list(value)
+        if not isinstance(value, expected_type):
+            kind = _("a JSON array") if expected_type is list else _("a JSON object")
+            raise ValidationError(_("%(label)s must be %(kind)s.", label=label, kind=kind))
+        try:
+            json.dumps(value, allow_nan=False)
+        except (TypeError, ValueError) as exc:
+            raise ValidationError(
+                _("%(label)s must hold only JSON values (text, numbers, booleans, null, lists, objects): %(error)s",
+                  label=label, error=exc)
+            ) from None
+        return value
+
+    @api.model
+    def _dispatch_eta(self, countdown, eta):
+        _ = self.env._
+        if countdown not in (None, False) and eta not in (None, False):
+            raise ValidationError(_("Give either countdown or eta, not both."))
+        if countdown not in (None, False):
+            if not isinstance(countdown, (int, float)) or isinstance(countdown, bool) or countdown < 0:
+                raise ValidationError(_("countdown must be a number of seconds, zero or more."))
+            return fields.Datetime.now() + timedelta(seconds=countdown) if countdown else False
+        if eta not in (None, False):
+            try:
+                return fields.Datetime.to_datetime(eta)
+            except (TypeError, ValueError):
+                raise ValidationError(
+                    _("eta must be a UTC date and time such as 2026-01-31 14:00:00, got %(eta)r.", eta=eta)
+                ) from None
+        return False
+
+    @api.model
+    def _dispatch_origin(self, origin):
+        if origin:
+            if origin not in dict(ORIGINS):
+                raise ValidationError(
+                    self.env._("Unknown origin %(origin)r. Known: %(known)s.",
+                               origin=origin, known=", ".join(dict(ORIGINS)))
+                )
+            return origin
+        path = request and request.httprequest.path or ""
+        return "xmlrpc" if path.startswith(("/xmlrpc", "/jsonrpc")) else "ui"
+
+    @api.model
+    def _dispatch_related_record(self, res_model, res_id):
+        _ = self.env._
+        if not res_model and not res_id:
+            return {}
+        if not res_model or not res_id:
+            raise ValidationError(_("Give res_model and res_id together."))
+        if res_model not in self.env:
+            raise ValidationError(_("Model %(model)r does not exist.", model=res_model))
+        if not isinstance(res_id, int) or isinstance(res_id, bool):
+            raise ValidationError(_("res_id must be a record id."))
+        record = self.env[res_model].browse(res_id)
+        if not record.exists():
+            raise ValidationError(_("%(model)s record %(id)s does not exist.", model=res_model, id=res_id))
+        record.check_access("read")
+        return {"res_model": res_model, "res_id": res_id}
+
+    # ------------------------------------------------------------------ publishing
+
+    def _schedule_publish(self):
+        """Jobs due now go out right after commit; later ones get a queue_job sweep at their time."""
+        horizon = fields.Datetime.now() + IMMEDIATE
+        due = self.filtered(lambda job: not job.eta or job.eta <= horizon)
+        if due:
+            self._publish_after_commit(due.ids)
+        for eta in sorted(set((self - due).mapped("eta"))):
+            self.with_delay(
+                eta=eta,
+                description="Send background jobs planned for %s" % eta,
+                identity_key="smart_dairy_jobs.sweep.%s" % eta.isoformat(),
+            )._sweep_due()
+
+    def _publish_after_commit(self, job_ids):
+        cr = self.env.cr
+        ids = cr.postcommit.data.get(POSTCOMMIT_KEY)
+        if ids is None:
+            ids = cr.postcommit.data[POSTCOMMIT_KEY] = set()
+            dbname = cr.dbname
+
+            @cr.postcommit.add
+            def publish():
+                try:
+                    self._publish_ready(dbname, ids=sorted(ids))
+                except Exception:
+                    # The jobs are committed and stay pending: the sweeper sends them.
+                    _logger.exception("Publishing %d job(s) after commit failed", len(ids))
+
+        ids.update(job_ids)
+
+    @api.model
+    def _publish_ready(self, dbname, ids=None):
+        """Send due jobs (all of them, or those of ``ids``) to the broker; return how many were sent.
+
+        Runs in its own transaction.  Rows are locked while their messages go out, so the
+        after-commit path and the sweeper never send the same attempt twice.
+        """
+        settings = odoo_side_settings()
+        publishable = list(jobstate.PUBLISHABLE)
+        total = 0
+        with Registry(dbname).cursor() as cr:
+            while True:
+                cr.execute(
+                    """
+                    SELECT job.id, job.uuid, job.task_name, queue.name, job.priority, job.args_json,
+                           job.kwargs_json, job.attempt, job.max_retries, task.soft_time_limit, task.time_limit
+                      FROM smart_dairy_job job
+                      JOIN smart_dairy_job_queue queue ON queue.id = job.queue_id
+                      JOIN smart_dairy_job_task task ON task.id = job.task_type_id
+                     WHERE job.state = ANY(%s)
+                       AND (job.eta IS NULL OR job.eta <= now() AT TIME ZONE 'UTC')
+                       AND (%s::int[] IS NULL OR job.id = ANY(%s))
+                     ORDER BY job.priority, job.id
+                     LIMIT %s
+                       FOR UPDATE OF job SKIP LOCKED
+                    """,
+                    [publishable, ids, ids, PUBLISH_BATCH],
+                )
+                rows = cr.fetchall()
+                if not rows:
+                    break
+                messages = [
+                    producer.Outgoing(
+                        uuid=row[1], task_name=row[2], queue=row[3], priority=row[4],
+                        args=json.loads(row[5] or "[]"), kwargs=json.loads(row[6] or "{}"),
+                        attempt=row[7] + 1, max_retries=row[8], soft_time_limit=row[9], time_limit=row[10],
+                    )
+                    for row in rows
+                ]
+                sent = producer.publish(settings, messages)
+                if sent:
+                    cr.execute(
+                        """
+                        UPDATE smart_dairy_job
+                           SET state = %s, attempt = attempt + 1,
+                               date_enqueued = now() AT TIME ZONE 'UTC', write_date = now() AT TIME ZONE 'UTC'
+                         WHERE uuid = ANY(%s)
+                        """,
+                        [jobstate.ENQUEUED, sent],
+                    )
+                cr.commit()
+                total += len(sent)
+                if len(sent) < len(rows):
+                    break
+        return total
+
+    @api.model
+    def _cron_sweep(self):
+        """Scheduled action: have queue_job send whatever the after-commit path could not."""
+        self.with_delay(
+            description="Send pending background jobs", identity_key="smart_dairy_jobs.sweep"
+        )._sweep_due()
+
+    def _sweep_due(self):
+        sent = self._publish_ready(self.env.cr.dbname)
+        if sent:
+            _logger.info("Sweeper sent %d pending background job(s)", sent)
+        return sent
+
+    # ------------------------------------------------------------------ user actions
+
+    def action_cancel(self):
+        _ = self.env._
+        is_manager = self.env.user.has_group("smart_dairy_jobs.group_manager")
+        for job in self:
+            if job.state not in jobstate.CANCELLABLE:
+                raise UserError(
+                    _("Job %(job)s is %(state)s and can no longer be cancelled.",
+                      job=job.display_name, state=dict(jobstate.STATES)[job.state])
+                )
+            if not is_manager and job.user_id != self.env.user:
+                raise AccessError(_("Only Jobs managers may cancel jobs dispatched by someone else."))
+        on_broker = self.filtered(lambda job: job.state == jobstate.ENQUEUED).mapped("uuid")
+        self.sudo().write({"state": jobstate.CANCELLED, "date_done": fields.Datetime.now()})
+        if on_broker:
+            settings = odoo_side_settings()
+            self.env.cr.postcommit.add(lambda: producer.revoke(settings, on_broker))
+        return True
+
+    def action_open_related_record(self):
+        self.ensure_one()
+        return {
+            "type": "ir.actions.act_window",
+            "res_model": self.res_model,
+            "res_id": self.res_id,
+            "view_mode": "form",
+        }
+
+    # ------------------------------------------------------------------ worker reports
+
+    @api.model
+    def bridge_report(self, reports):
+        """Apply a batch of worker reports; the bridge's only way to change anything in Odoo.
+
+        Each report names a job by uuid and attempt.  Returns one outcome per report, in order:
+        ``{"uuid", "status": applied|ignored|unknown|invalid, "message"}``.  A late or repeated
+        report is ignored, never applied backwards.
+        """
+        _ = self.env._
+        if not self.env.user.has_group("smart_dairy_jobs.group_bridge"):
+            raise AccessError(_("Only the Celery bridge user may report on jobs."))
+        if not isinstance(reports, list):
+            raise ValidationError(_("reports must be a list of reports."))
+        if len(reports) > MAX_REPORTS_PER_CALL:
+            raise ValidationError(_("At most %(count)s reports per call.", count=MAX_REPORTS_PER_CALL))
+
+        outcomes = [None] * len(reports)
+        valid = []
+        for index, report in enumerate(reports):
+            problem = self._report_problem(report)
+            if problem:
+                uuid = report.get("uuid") if isinstance(report, dict) else None
+                outcomes[index] = {"uuid": uuid, "status": "invalid", "message": problem}
+            else:
+                valid.append((index, report))
+
+        uuids = sorted({report["uuid"] for _index, report in valid})
+        # Locking the rows first makes a report wait for a publisher still marking its job enqueued.
+        self.env.cr.execute(
+            "SELECT id, uuid FROM smart_dairy_job WHERE uuid = ANY(%s) ORDER BY id FOR UPDATE", [uuids]
+        )
+        job_by_uuid = {}
+        rows = self.env.cr.fetchall()
+        jobs = self.sudo().browse([row[0] for row in rows])
+        for job in jobs:
+            job_by_uuid[job.uuid] = job
+
+        live = {}
+        pending_vals = {}
+        for index, report in valid:
+            job = job_by_uuid.get(report["uuid"])
+            if not job:
+                outcomes[index] = {
+                    "uuid": report["uuid"], "status": "unknown",
+                    "message": _("No job with uuid %(uuid)s.", uuid=report["uuid"]),
+                }
+                continue
+            state, attempt = live.get(job, (job.state, job.attempt))
+            verdict = jobstate.judge_report(state, attempt, report["state"], report["attempt"])
+            if not verdict.apply:
+                outcomes[index] = {"uuid": job.uuid, "status": "ignored", "message": verdict.reason}
+                continue
+            vals = pending_vals.setdefault(job, {})
+            vals.update(self._vals_from_report(report))
+            if report["state"] != jobstate.PROGRESS:
+                live[job] = (report["state"], attempt)
+            outcomes[index] = {"uuid": job.uuid, "status": "applied", "message": ""}
+
+        retrying = self.sudo().browse()
+        for job, vals in pending_vals.items():
+            job.write(vals)
+            if vals.get("state") == jobstate.RETRY:
+                retrying |= job
+        retrying._schedule_publish()
+        return outcomes
+
+    @api.model
+    def _report_problem(self, report):
+        """Why a report is malformed, or None."""
+        if not isinstance(report, dict):
+            return "a report must be a dict"
+        if not isinstance(report.get("uuid"), str) or not report["uuid"]:
+            return "uuid missing"
+        if not isinstance(report.get("attempt"), int) or isinstance(report["attempt"], bool):
+            return "attempt must be an integer"
+        if report.get("state") not in jobstate.REPORTABLE:
+            return "state must be one of %s" % ", ".join(sorted(jobstate.REPORTABLE))
+        if "result" in report:
+            if not isinstance(report["result"], str):
+                return "result must be JSON text"
+            try:
+                json.loads(report["result"])
+            except ValueError:
+                return "result is not valid JSON"
+        progress = report.get("progress")
+        if progress is not None and (not isinstance(progress, int) or not 0 <= progress <= 100):
+            return "progress must be an integer from 0 to 100"
+        if report.get("error_type") and report["error_type"] not in dict(errors.ERROR_TYPES):
+            return "unknown error_type %r" % report["error_type"]
+        try:
+            self._report_time(report)
+        except ValueError:
+            return "at must be a UTC time such as 2026-01-31 14:00:00.123456"
+        return None
+
+    @api.model
+    def _report_time(self, report):
+        if not report.get("at"):
+            return fields.Datetime.now()
+        return datetime.fromisoformat(report["at"]).replace(tzinfo=None, microsecond=0)
+
+    @api.model
+    def _vals_from_report(self, report):
+        state = report["state"]
+        at = self._report_time(report)
+        if state == jobstate.PROGRESS:
+            return {"progress": report.get("progress") or 0, "progress_message": report.get("progress_message") or False}
+        vals = {"state": state}
+        if state == jobstate.STARTED:
+            vals.update(date_started=at, worker_hostname=report.get("worker") or False, progress=0,
+                        progress_message=False)
+            return vals
+        vals.update(date_done=at, duration=float(report.get("runtime") or 0.0))
+        if state == jobstate.SUCCESS:
+            vals.update(result_json=report.get("result", "null"), progress=100, error_type=False,
+                        error_message=False, error_traceback=False)
+        else:
+            vals.update(
+                error_type=report.get("error_type") or errors.INTERNAL,
+                error_message=report.get("error_message") or False,
+                error_traceback=report.get("traceback") or False,
+            )
+            if state == jobstate.RETRY:
+                vals.update(date_done=False, eta=at + timedelta(seconds=float(report.get("retry_in") or 0)))
+        return vals

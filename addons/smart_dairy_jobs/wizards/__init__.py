@@ -1,0 +1,1 @@
+from . import smart_dairy_job_bridge_key

@@ -1,0 +1,59 @@
+"""The one Celery configuration (spec B-009 §2.2), used by the workers and by Odoo's publisher."""
+from celery import Celery
+from kombu import Exchange, Queue
+
+from . import routing
+
+TASK_MODULES = ["celery_bridge.tasks.health"]
+
+
+def route_task(name, args, kwargs, options, task=None, **kw):
+    return {"queue": routing.route_for(name)}
+
+
+def build_config(settings):
+    return {
+        "broker_url": settings.celery_broker_url,
+        "result_backend": settings.celery_result_backend,
+        "task_serializer": "json",
+        "result_serializer": "json",
+        "accept_content": ["json"],
+        "timezone": "Asia/Dhaka",
+        "enable_utc": True,
+        "task_track_started": True,
+        "task_time_limit": 3600,
+        "task_soft_time_limit": 3300,
+        "worker_prefetch_multiplier": 4,
+        "worker_max_tasks_per_child": 1000,
+        "result_expires": 86400,
+        "result_extended": True,
+        "task_default_queue": routing.DEFAULT_QUEUE,
+        "task_default_priority": routing.DEFAULT_PRIORITY,
+        "task_queues": tuple(
+            Queue(queue.name, Exchange(queue.name), routing_key=queue.routing_key) for queue in routing.QUEUES
+        ),
+        "task_routes": (route_task,),
+        # A task is acknowledged once it has run, and given back if its worker dies, so a crash
+        # never loses it; idempotent tasks make the rare second run harmless.
+        "task_acks_late": True,
+        "task_reject_on_worker_lost": True,
+        "broker_connection_retry_on_startup": True,
+        "broker_connection_max_retries": 10,
+        "broker_connection_timeout": settings.publish_timeout,
+        "broker_transport_options": {
+            "visibility_timeout": settings.broker_visibility_timeout,
+            "queue_order_strategy": "priority",
+            "priority_steps": list(range(routing.MIN_PRIORITY, routing.MAX_PRIORITY + 1)),
+            "socket_timeout": settings.publish_timeout,
+            "socket_connect_timeout": settings.publish_timeout,
+        },
+        # Odoo is the record of every job: no Celery task events needed (they cost throughput).
+        "worker_send_task_events": False,
+        "task_send_sent_event": False,
+    }
+
+
+def make_app(settings, include=(), current=True):
+    app = Celery("smart_dairy", include=list(include), set_as_current=current)
+    app.conf.update(build_config(settings))
+    return app

@@ -1,0 +1,58 @@
+"""Connection settings of the bridge and of the Odoo side's publisher.
+
+Each setting is read from the environment first, then from the ``[smart_dairy_jobs]`` section of
+odoo.conf (the file named by ``ODOO_RC``), then falls back to a local default.
+"""
+import configparser
+import os
+from dataclasses import dataclass, fields
+
+SECTION = "smart_dairy_jobs"
+BRIDGE_LOGIN = "smart_dairy_jobs_bridge"
+
+
+@dataclass(frozen=True)
+class Settings:
+    odoo_url: str = "http://127.0.0.1:8069"
+    odoo_db: str = "smart_dairy"
+    odoo_login: str = BRIDGE_LOGIN
+    odoo_api_key: str = ""
+    celery_broker_url: str = "redis://127.0.0.1:6379/0"
+    celery_result_backend: str = "redis://127.0.0.1:6379/1"
+    rpc_timeout: float = 10.0
+    report_batch_size: int = 200
+    broker_visibility_timeout: int = 3900  # longer than the longest hard time limit (1 h)
+    publish_timeout: float = 3.0  # how long Odoo waits for the broker before leaving jobs to the sweeper
+
+    def __repr__(self):
+        shown = {f.name: getattr(self, f.name) for f in fields(self)}
+        if shown["odoo_api_key"]:
+            shown["odoo_api_key"] = "********"
+        return "Settings(%s)" % ", ".join(f"{k}={v!r}" for k, v in shown.items())
+
+
+def read_section(conf_path):
+    if not conf_path or not os.path.exists(conf_path):
+        return {}
+    parser = configparser.ConfigParser(interpolation=None)
+    parser.read(conf_path)
+    return dict(parser[SECTION]) if parser.has_section(SECTION) else {}
+
+
+def load_settings(environ=None, section=None):
+    """Build the settings; ``section`` is the already-parsed odoo.conf section (inside Odoo)."""
+    environ = os.environ if environ is None else environ
+    if section is None:
+        section = read_section(environ.get("ODOO_RC"))
+    values = {}
+    for field in fields(Settings):
+        raw = environ.get(field.name.upper())
+        if raw in (None, ""):
+            raw = section.get(field.name)
+        if raw in (None, ""):
+            continue
+        try:
+            values[field.name] = field.type(raw) if field.type in (int, float) else str(raw)
+        except ValueError as exc:
+            raise ValueError(f"Setting {field.name} must be a {field.type.__name__}, got {raw!r}") from exc
+    return Settings(**values)

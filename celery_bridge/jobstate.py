@@ -1,0 +1,92 @@
+"""The job state machine, written once and imported by both the Odoo addon and the workers.
+
+A job moves  pending -> enqueued -> started -> success | failure | retry,  a retry goes back to
+enqueued as a new attempt, and a job that has not started can be cancelled.  Reports from workers
+arrive late, twice or out of order (batched write-back, redelivered messages, several worker
+processes), so every report is judged against the job's current state *and attempt*: a report can
+only move a job forward within the attempt it belongs to.
+"""
+from typing import NamedTuple
+
+PENDING = "pending"
+ENQUEUED = "enqueued"
+STARTED = "started"
+RETRY = "retry"
+SUCCESS = "success"
+FAILURE = "failure"
+CANCELLED = "cancelled"
+
+# Order matters: it is the order of the selection field in Odoo.
+STATES = [
+    (PENDING, "Pending"),
+    (ENQUEUED, "Enqueued"),
+    (STARTED, "Started"),
+    (RETRY, "Waiting to retry"),
+    (SUCCESS, "Success"),
+    (FAILURE, "Failure"),
+    (CANCELLED, "Cancelled"),
+]
+ALL_STATES = frozenset(state for state, _label in STATES)
+TERMINAL = frozenset({SUCCESS, FAILURE, CANCELLED})
+
+# A pending job may jump straight to started/success/failure: the worker can report before the
+# publisher has committed the "enqueued" mark of the very message it is running.
+TRANSITIONS = {
+    PENDING: frozenset({ENQUEUED, STARTED, SUCCESS, FAILURE, RETRY, CANCELLED}),
+    ENQUEUED: frozenset({STARTED, SUCCESS, FAILURE, RETRY, CANCELLED}),
+    STARTED: frozenset({SUCCESS, FAILURE, RETRY}),
+    RETRY: frozenset({ENQUEUED, CANCELLED}),
+    SUCCESS: frozenset(),
+    FAILURE: frozenset(),
+    CANCELLED: frozenset(),
+}
+
+# What a worker may report; "progress" changes no state.
+PROGRESS = "progress"
+REPORTABLE = frozenset({STARTED, SUCCESS, FAILURE, RETRY, PROGRESS})
+
+# States a publisher may pick a job up from (a first send, or the next attempt of a retry).
+PUBLISHABLE = frozenset(state for state, targets in TRANSITIONS.items() if ENQUEUED in targets)
+CANCELLABLE = frozenset(state for state, targets in TRANSITIONS.items() if CANCELLED in targets)
+
+
+class Verdict(NamedTuple):
+    apply: bool
+    reason: str
+
+
+APPLIED = "applied"
+STALE_ATTEMPT = "stale_attempt"
+DUPLICATE = "duplicate"
+OUT_OF_ORDER = "out_of_order"
+INVALID = "invalid"
+
+
+def can_transition(source, target):
+    return target in TRANSITIONS.get(source, ())
+
+
+def sources_of(target):
+    """Every state from which ``target`` may be reached (used to build SQL guards)."""
+    return frozenset(state for state, targets in TRANSITIONS.items() if target in targets)
+
+
+def judge_report(state, attempt, reported_state, reported_attempt):
+    """Decide whether a worker's report applies to a job now in ``state`` at ``attempt``.
+
+    Never raises for a well-formed but late report: it answers why it is ignored, so the
+    write-back can acknowledge it and move on.
+    """
+    if reported_state not in REPORTABLE:
+        return Verdict(False, INVALID)
+    if reported_attempt != attempt:
+        return Verdict(False, STALE_ATTEMPT)
+    if reported_state == PROGRESS:
+        if state in TERMINAL or state == RETRY:
+            return Verdict(False, OUT_OF_ORDER)
+        return Verdict(True, APPLIED)
+    if reported_state == state:
+        return Verdict(False, DUPLICATE)
+    if not can_transition(state, reported_state):
+        return Verdict(False, OUT_OF_ORDER)
+    return Verdict(True, APPLIED)

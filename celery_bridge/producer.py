@@ -1,0 +1,85 @@
+"""Publishing job messages to the broker, for the Odoo side.
+
+A message names the task, its arguments and the job's uuid (the Celery task id) and attempt number;
+never a credential: workers hold their own API key.
+"""
+import logging
+from typing import NamedTuple
+
+from .app_factory import make_app
+
+_logger = logging.getLogger(__name__)
+
+ATTEMPT_HEADER = "sdj_attempt"
+MAX_RETRIES_HEADER = "sdj_max_retries"
+
+_apps = {}
+
+
+class Outgoing(NamedTuple):
+    uuid: str
+    task_name: str
+    queue: str
+    priority: int
+    args: list
+    kwargs: dict
+    attempt: int
+    max_retries: int
+    soft_time_limit: int = None
+    time_limit: int = None
+
+
+def publisher_app(settings):
+    """One Celery app per broker and process, kept for its connection pool."""
+    key = (settings.celery_broker_url, settings.publish_timeout)
+    app = _apps.get(key)
+    if app is None:
+        app = _apps[key] = make_app(settings, current=False)
+    return app
+
+
+def publish(settings, messages):
+    """Send ``messages`` over one broker connection; return the uuids that reached the broker.
+
+    Stops at the first broker error: what was not sent stays pending in Odoo for the sweeper, so
+    an outage is a delay, never a loss.
+    """
+    sent = []
+    if not messages:
+        return sent
+    app = publisher_app(settings)
+    try:
+        with app.producer_or_acquire() as producer:
+            for message in messages:
+                app.send_task(
+                    message.task_name,
+                    args=message.args,
+                    kwargs=message.kwargs,
+                    task_id=message.uuid,
+                    queue=message.queue,
+                    priority=message.priority,
+                    soft_time_limit=message.soft_time_limit,
+                    time_limit=message.time_limit,
+                    headers={ATTEMPT_HEADER: message.attempt, MAX_RETRIES_HEADER: message.max_retries},
+                    producer=producer,
+                    retry=False,
+                )
+                sent.append(message.uuid)
+    except Exception as exc:  # noqa: BLE001 - any broker fault leaves the rest for the sweeper
+        _logger.warning(
+            "Broker unreachable after sending %d of %d job(s); the rest stay pending: %s",
+            len(sent), len(messages), exc,
+        )
+    return sent
+
+
+def revoke(settings, uuids):
+    """Tell workers to drop these tasks if they receive them (cancelled jobs already on the broker)."""
+    if not uuids:
+        return False
+    try:
+        publisher_app(settings).control.revoke(list(uuids))
+        return True
+    except Exception as exc:  # noqa: BLE001
+        _logger.warning("Could not broadcast the revocation of %d job(s): %s", len(uuids), exc)
+        return False

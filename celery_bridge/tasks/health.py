@@ -1,0 +1,36 @@
+"""Diagnostic tasks: is a worker there, and does a failure reach Odoo?"""
+import socket
+from datetime import datetime, timezone
+
+from .. import errors
+from ..base import OdooJobTask
+from ..celery import app
+
+_DIAGNOSTIC_ERRORS = {
+    errors.NETWORK_TIMEOUT: errors.NetworkTimeout,
+    errors.DATABASE_LOCK: errors.DatabaseLock,
+    errors.RATE_LIMITED: errors.RateLimited,
+    errors.VALIDATION: errors.InvalidInput,
+    errors.PERMISSION: errors.PermissionDenied,
+    errors.NOT_FOUND: errors.NotFound,
+    errors.INTERNAL: errors.JobError,
+}
+
+
+@app.task(base=OdooJobTask, bind=True, name="smart_dairy.health.ping")
+def ping(self):
+    """Answer with the worker's hostname and time."""
+    return {
+        "hostname": socket.gethostname(),
+        "worker": self.request.hostname,
+        "time": datetime.now(timezone.utc).isoformat(),
+    }
+
+
+@app.task(base=OdooJobTask, bind=True, name="smart_dairy.health.fail")
+def fail(self, error_type=errors.INTERNAL, message="diagnostic failure"):
+    """Raise the error asked for, to check how failures and retries reach Odoo."""
+    error_class = _DIAGNOSTIC_ERRORS.get(error_type)
+    if error_class is None:
+        raise errors.InvalidInput(f"unknown error type {error_type!r}")
+    raise error_class(message)
