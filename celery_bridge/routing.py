@@ -29,6 +29,9 @@ AREA_QUEUES = {
     "sms": "celery:email",
     "report": "celery:report",
     "payment": "celery:payment",
+    "sync": "celery:low",
+    "image": "celery:low",
+    "maintenance": "celery:low",
 }
 SUFFIX_QUEUES = {"high_priority": "celery:high", "low_priority": "celery:low"}
 

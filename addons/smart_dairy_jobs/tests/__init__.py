@@ -1,0 +1,5 @@
+from . import test_dispatch
+from . import test_bridge_report
+from . import test_security
+from . import test_seed_data
+from . import test_ui_tour

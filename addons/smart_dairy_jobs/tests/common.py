@@ -1,0 +1,25 @@
+from odoo.tests import TransactionCase, new_test_user
+
+
+class SmartDairyJobsCase(TransactionCase):
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.Job = cls.env["smart_dairy.job"]
+        cls.jobs_user = new_test_user(
+            cls.env, login="sdj_user", groups="base.group_user,smart_dairy_jobs.group_user", name="Jobs User"
+        )
+        cls.jobs_manager = new_test_user(
+            cls.env, login="sdj_manager", groups="base.group_user,smart_dairy_jobs.group_manager", name="Jobs Manager"
+        )
+        cls.bridge = cls.env.ref("smart_dairy_jobs.user_bridge")
+
+    def dispatch_as(self, user, task_name="smart_dairy.health.ping", **options):
+        return self.Job.with_user(user).dispatch(task_name, **options)
+
+    def report(self, *reports):
+        return self.Job.with_user(self.bridge).bridge_report(list(reports))
+
+    def mark_enqueued(self, job, attempt=1):
+        # What the publisher does after the broker took the message.
+        job.sudo().write({"state": "enqueued", "attempt": attempt})
