@@ -1,7 +1,9 @@
 import json
 import logging
+import threading
 import uuid as uuid_lib
 from datetime import datetime, timedelta
+from urllib.parse import urlsplit
 
 from odoo import SUPERUSER_ID, api, fields, models
 from odoo.exceptions import AccessError, UserError, ValidationError
@@ -228,7 +230,11 @@ class SmartDairyJob(models.Model):
                                origin=origin, known=", ".join(dict(ORIGINS)))
                 )
             return origin
-        path = request and request.httprequest.path or ""
+        if request:
+            path = request.httprequest.path
+        else:
+            # XML-RPC calls run with the request taken off the stack; Odoo leaves its URL on the thread.
+            path = urlsplit(getattr(threading.current_thread(), "url", "") or "").path
         return "xmlrpc" if path.startswith(("/xmlrpc", "/jsonrpc")) else "ui"
 
     @api.model

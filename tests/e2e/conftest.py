@@ -1,0 +1,63 @@
+import pytest
+
+from .harness import ADMIN, ODOO_PATH, ODOO_PRESENT, Client, OdooServer, RedisServer, Worker
+
+def pytest_collection_modifyitems(config, items):
+    if ODOO_PRESENT:
+        return
+    skip = pytest.mark.skip(reason=f"end-to-end test needs Odoo 18 at {ODOO_PATH} (set ODOO_PATH)")
+    for item in items:
+        item.add_marker(skip)
+
+
+@pytest.fixture(scope="session")
+def workdir(tmp_path_factory):
+    return tmp_path_factory.mktemp("e2e")
+
+
+@pytest.fixture(scope="session")
+def broker(workdir):
+    redis = RedisServer(workdir)
+    redis.start()
+    yield redis
+    redis.stop()
+
+
+@pytest.fixture(scope="session")
+def odoo(workdir, broker):
+    server = OdooServer(workdir, broker.url)
+    server.install()
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def admin(odoo):
+    return Client(odoo, *ADMIN)
+
+
+@pytest.fixture(scope="session")
+def bridge_key(admin):
+    wizard_id = admin("smart_dairy.job.bridge.key", "create", {})
+    admin("smart_dairy.job.bridge.key", "action_issue_key", [wizard_id])
+    return admin("smart_dairy.job.bridge.key", "read", [wizard_id], ["key"])[0]["key"]
+
+
+@pytest.fixture(scope="session")
+def worker(workdir, odoo, broker, bridge_key):
+    process = Worker(workdir, odoo, broker.url, bridge_key)
+    process.start()
+    yield process
+    process.stop()
+
+
+@pytest.fixture(scope="session")
+def gateway(odoo, admin):
+    """An external service's account: a Jobs user logging in over XML-RPC."""
+    group_id = admin("ir.model.data", "check_object_reference", "smart_dairy_jobs", "group_user")[1]
+    admin("res.users", "create", {
+        "name": "IoT Gateway", "login": "iot_gateway", "password": "gateway-pass-1",
+        "groups_id": [(6, 0, [group_id])],
+    })
+    return Client(odoo, "iot_gateway", "gateway-pass-1")

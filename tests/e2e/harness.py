@@ -1,0 +1,203 @@
+"""Real processes for end-to-end tests: a Redis server, an Odoo HTTP server, a Celery worker."""
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import sysconfig
+import time
+import xmlrpc.client
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+ODOO_PATH = Path(os.environ.get("ODOO_PATH", "/opt/odoo18"))
+ODOO_PRESENT = (ODOO_PATH / "odoo-bin").exists()
+QUEUES = "celery,celery:high,celery:low,celery:iot,celery:email,celery:report,celery:payment"
+ADMIN = ("admin", "admin")
+
+
+def free_port():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_for(predicate, timeout=30.0, interval=0.1, what="condition"):
+    """Poll ``predicate`` until it returns something truthy; fail with ``what`` after ``timeout``."""
+    deadline = time.monotonic() + timeout
+    last_error = None
+    while time.monotonic() < deadline:
+        try:
+            value = predicate()
+            if value:
+                return value
+        except Exception as exc:  # noqa: BLE001 - the thing polled may not be up yet
+            last_error = exc
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}" + (f" (last error: {last_error})" if last_error else ""))
+
+
+def addons_path():
+    # queue_job's wheel installs the addon under site-packages/odoo/addons.
+    site_addons = Path(sysconfig.get_paths()["purelib"]) / "odoo" / "addons"
+    return ",".join(str(p) for p in (ODOO_PATH / "addons", site_addons, REPO / "addons"))
+
+
+def odoo_env():
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join([str(ODOO_PATH), str(REPO), env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
+    for name in ("ODOO_URL", "ODOO_DB", "ODOO_API_KEY", "CELERY_BROKER_URL", "CELERY_RESULT_BACKEND", "ODOO_RC"):
+        env.pop(name, None)
+    return env
+
+
+class RedisServer:
+    """A private redis-server, so a test may stop and restart the broker."""
+
+    def __init__(self, workdir):
+        self.port = free_port()
+        self.workdir = workdir
+        self.process = None
+
+    @property
+    def url(self):
+        return f"redis://127.0.0.1:{self.port}"
+
+    def start(self):
+        self.process = subprocess.Popen(
+            [shutil.which("redis-server") or "/usr/bin/redis-server", "--port", str(self.port), "--bind", "127.0.0.1",
+             "--save", "", "--appendonly", "no", "--maxmemory-policy", "noeviction", "--dir", str(self.workdir)],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )
+        wait_for(self.ping, timeout=10, what="redis-server to answer")
+
+    def ping(self):
+        with socket.create_connection(("127.0.0.1", self.port), timeout=1) as sock:
+            sock.sendall(b"PING\r\n")
+            return sock.recv(16).startswith(b"+PONG")
+
+    def stop(self):
+        if self.process:
+            self.process.terminate()
+            self.process.wait(10)
+            self.process = None
+
+
+class OdooServer:
+    def __init__(self, workdir, broker_url):
+        self.workdir = Path(workdir)
+        self.db = f"sdj_e2e_{os.getpid()}"
+        self.port = free_port()
+        self.conf = self.workdir / "odoo.conf"
+        self.log = self.workdir / "odoo.log"
+        self.install_log = self.workdir / "install.log"
+        self.process = None
+        self.conf.write_text(
+            "[options]\n"
+            f"addons_path = {addons_path()}\n"
+            f"data_dir = {self.workdir / 'data'}\n"
+            "db_host = 127.0.0.1\n"
+            f"db_user = {os.environ.get('PGUSER_ODOO', 'odoo')}\n"
+            f"db_name = {self.db}\n"
+            "dbfilter = ^%s$\n" % self.db
+            + f"http_port = {self.port}\n"
+            "http_interface = 127.0.0.1\n"
+            "workers = 0\n"
+            "max_cron_threads = 1\n"
+            "server_wide_modules = base,web,queue_job\n"
+            "without_demo = all\n"
+            "\n[queue_job]\nchannels = root:2\n"
+            f"\n[smart_dairy_jobs]\ncelery_broker_url = {broker_url}/0\ncelery_result_backend = {broker_url}/1\n"
+            "publish_timeout = 2\n"
+        )
+
+    @property
+    def url(self):
+        return f"http://127.0.0.1:{self.port}"
+
+    def _cmd(self, *extra):
+        return [sys.executable, str(ODOO_PATH / "odoo-bin"), "-c", str(self.conf), *extra]
+
+    def install(self):
+        subprocess.run(["dropdb", "-h", "127.0.0.1", "-U", "postgres", "--if-exists", self.db], check=True)
+        with open(self.install_log, "w") as log:
+            subprocess.run(
+                self._cmd("-i", "smart_dairy_jobs,smart_dairy_iot", "--stop-after-init", "--log-level=info"),
+                stdout=log, stderr=subprocess.STDOUT, env=odoo_env(), check=True, timeout=600,
+            )
+
+    def start(self):
+        self.log_handle = open(self.log, "w")
+        self.process = subprocess.Popen(self._cmd(), stdout=self.log_handle, stderr=subprocess.STDOUT, env=odoo_env())
+        wait_for(lambda: self.rpc("common").version(), timeout=90, interval=0.3, what="Odoo to serve XML-RPC")
+
+    def stop(self):
+        if self.process:
+            self.process.terminate()
+            try:
+                self.process.wait(20)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+            self.log_handle.close()
+        subprocess.run(["dropdb", "-h", "127.0.0.1", "-U", "postgres", "--if-exists", "--force", self.db], check=False)
+
+    def rpc(self, endpoint):
+        return xmlrpc.client.ServerProxy(f"{self.url}/xmlrpc/2/{endpoint}", allow_none=True)
+
+    def run_odoo_python(self, script, *args, timeout=120):
+        """Run a script that uses Odoo in-process against this database (real commits and rollbacks)."""
+        result = subprocess.run(
+            [sys.executable, str(script), str(self.conf), self.db, *args],
+            capture_output=True, text=True, env=odoo_env(), timeout=timeout,
+        )
+        if result.returncode:
+            raise AssertionError(f"{script} failed:\n{result.stdout}\n{result.stderr}")
+        return result.stdout
+
+
+class Client:
+    """An XML-RPC client as an external service would write it."""
+
+    def __init__(self, server, login, secret):
+        self.server = server
+        self.login = login
+        self.secret = secret
+        self.uid = server.rpc("common").authenticate(server.db, login, secret, {})
+        assert self.uid, f"cannot log in as {login}"
+
+    def __call__(self, model, method, *args, **kwargs):
+        return self.server.rpc("object").execute_kw(
+            self.server.db, self.uid, self.secret, model, method, list(args), kwargs
+        )
+
+
+class Worker:
+    def __init__(self, workdir, odoo, broker_url, api_key, name="e2e"):
+        self.log = Path(workdir) / f"worker-{name}.log"
+        self.env = dict(
+            odoo_env(), ODOO_URL=odoo.url, ODOO_DB=odoo.db, ODOO_API_KEY=api_key,
+            CELERY_BROKER_URL=f"{broker_url}/0", CELERY_RESULT_BACKEND=f"{broker_url}/1",
+        )
+        self.name = name
+        self.process = None
+
+    def start(self):
+        self.log.write_text("")
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "celery", "-A", "celery_bridge", "worker", "-Q", QUEUES, "-c", "2",
+             "-n", f"{self.name}@%h", "-l", "INFO", "--without-gossip", "--without-mingle",
+             f"--logfile={self.log}"],
+            cwd=str(REPO), env=self.env, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT,
+        )
+        wait_for(lambda: "ready." in self.log.read_text() or self.process.poll() is not None,
+                 timeout=60, what="the Celery worker to be ready")
+        assert self.process.poll() is None, self.log.read_text()
+
+    def stop(self):
+        if self.process:
+            self.process.terminate()
+            try:
+                self.process.wait(30)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+            self.process = None
