@@ -7,7 +7,5 @@
     "website": "https://smartdairybd.com",
     "author": "Smart Dairy Ltd.",
     "license": "LGPL-3",
-    "installable": True,
     "depends": ["smart_dairy_jobs"],
-    "data": [],
 }

@@ -8,7 +8,6 @@
     "author": "Smart Dairy Ltd.",
     "license": "LGPL-3",
     "application": True,
-    "installable": True,
     "depends": ["mail", "queue_job"],
     "external_dependencies": {"python": ["celery", "redis"]},
     "data": [

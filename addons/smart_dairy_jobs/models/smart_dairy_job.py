@@ -5,7 +5,7 @@ import uuid as uuid_lib
 from datetime import datetime, timedelta
 from urllib.parse import urlsplit
 
-from odoo import SUPERUSER_ID, api, fields, models
+from odoo import api, fields, models
 from odoo.exceptions import AccessError, UserError, ValidationError
 from odoo.http import request
 from odoo.modules.registry import Registry
@@ -53,12 +53,12 @@ class SmartDairyJob(models.Model):
         default=lambda self: str(uuid_lib.uuid4()), help="Chosen by Odoo before sending; the Celery task id.",
     )
     task_type_id = fields.Many2one(
-        "smart_dairy.job.task", string="Task Type", required=True, readonly=True, ondelete="restrict",
+        "smart_dairy.job.task", string="Type of Task", required=True, readonly=True, ondelete="restrict",
         index=True, check_company=True,
     )
     task_name = fields.Char(required=True, readonly=True, index=True)
     queue_id = fields.Many2one(
-        "smart_dairy.job.queue", string="Queue", required=True, readonly=True, ondelete="restrict",
+        "smart_dairy.job.queue", required=True, readonly=True, ondelete="restrict",
         index=True, check_company=True,
     )
     priority = fields.Integer(required=True, default=5, readonly=True)
@@ -131,38 +131,37 @@ class SmartDairyJob(models.Model):
 
     @api.model
     def _prepare_dispatch(self, task_name, args, kwargs, options):
-        _ = self.env._
         unknown = sorted(set(options) - set(DISPATCH_OPTIONS))
         if unknown:
             raise ValidationError(
-                _("Unknown dispatch option(s): %(unknown)s. Known options: %(known)s.",
+                self.env._("Unknown dispatch option(s): %(unknown)s. Known options: %(known)s.",
                   unknown=", ".join(unknown), known=", ".join(DISPATCH_OPTIONS))
             )
         if not isinstance(task_name, str) or not task_name:
-            raise ValidationError(_("The task name must be a non-empty string."))
+            raise ValidationError(self.env._("The task name must be a non-empty string."))
         Task = self.env["smart_dairy.job.task"]
         task = Task.browse(Task._id_by_name(task_name)).sudo()
         if not task:
             raise ValidationError(
-                _("Unknown task %(name)r: no active task type has that name (Jobs › Configuration › Task Types).",
+                self.env._("Unknown task %(name)r: no active task type has that name (Jobs › Configuration › Task Types).",
                   name=task_name)
             )
         args = self._decode_json_argument(args, list, "args")
         kwargs = self._decode_json_argument(kwargs, dict, "kwargs")
         if any(not isinstance(key, str) for key in kwargs):
-            raise ValidationError(_("The keys of kwargs must be strings."))
+            raise ValidationError(self.env._("The keys of kwargs must be strings."))
         queue = task.queue_id
         if options.get("queue") not in (None, False, ""):
             Queue = self.env["smart_dairy.job.queue"]
             queue = Queue.browse(Queue._id_by_name(options["queue"])).sudo()
             if not queue:
-                known = ", ".join(Queue.sudo().search([]).mapped("name"))
+                known = ", ".join(Queue.sudo().search([], limit=50).mapped("name"))
                 raise ValidationError(
-                    _("Queue %(queue)r does not exist. Known queues: %(known)s.", queue=options["queue"], known=known)
+                    self.env._("Queue %(queue)r does not exist. Known queues: %(known)s.", queue=options["queue"], known=known)
                 )
         priority = options.get("priority", task.priority)
         if not isinstance(priority, int) or isinstance(priority, bool) or not 0 <= priority <= 9:
-            raise ValidationError(_("Priority must be a whole number from 0 (first) to 9 (last)."))
+            raise ValidationError(self.env._("Priority must be a whole number from 0 (first) to 9 (last)."))
         vals = {
             "task_type_id": task.id,
             "task_name": task.name,
@@ -181,43 +180,41 @@ class SmartDairyJob(models.Model):
 
     @api.model
     def _decode_json_argument(self, value, expected_type, label):
-        _ = self.env._
         if value is None or value is False:
             return expected_type()
         if isinstance(value, str):
             try:
                 value = json.loads(value)
             except ValueError as exc:
-                raise ValidationError(_("%(label)s is not valid JSON: %(error)s", label=label, error=exc)) from None
+                raise ValidationError(self.env._("%(label)s is not valid JSON: %(error)s", label=label, error=exc)) from None
         if isinstance(value, tuple):
             value = list(value)
         if not isinstance(value, expected_type):
-            kind = _("a JSON array") if expected_type is list else _("a JSON object")
-            raise ValidationError(_("%(label)s must be %(kind)s.", label=label, kind=kind))
+            kind = self.env._("a JSON array") if expected_type is list else self.env._("a JSON object")
+            raise ValidationError(self.env._("%(label)s must be %(kind)s.", label=label, kind=kind))
         try:
             json.dumps(value, allow_nan=False)
         except (TypeError, ValueError) as exc:
             raise ValidationError(
-                _("%(label)s must hold only JSON values (text, numbers, booleans, null, lists, objects): %(error)s",
+                self.env._("%(label)s must hold only JSON values (text, numbers, booleans, null, lists, objects): %(error)s",
                   label=label, error=exc)
             ) from None
         return value
 
     @api.model
     def _dispatch_eta(self, countdown, eta):
-        _ = self.env._
         if countdown not in (None, False) and eta not in (None, False):
-            raise ValidationError(_("Give either countdown or eta, not both."))
+            raise ValidationError(self.env._("Give either countdown or eta, not both."))
         if countdown not in (None, False):
             if not isinstance(countdown, (int, float)) or isinstance(countdown, bool) or countdown < 0:
-                raise ValidationError(_("countdown must be a number of seconds, zero or more."))
+                raise ValidationError(self.env._("countdown must be a number of seconds, zero or more."))
             return fields.Datetime.now() + timedelta(seconds=countdown) if countdown else False
         if eta not in (None, False):
             try:
                 return fields.Datetime.to_datetime(eta)
             except (TypeError, ValueError):
                 raise ValidationError(
-                    _("eta must be a UTC date and time such as 2026-01-31 14:00:00, got %(eta)r.", eta=eta)
+                    self.env._("eta must be a UTC date and time such as 2026-01-31 14:00:00, got %(eta)r.", eta=eta)
                 ) from None
         return False
 
@@ -239,18 +236,17 @@ class SmartDairyJob(models.Model):
 
     @api.model
     def _dispatch_related_record(self, res_model, res_id):
-        _ = self.env._
         if not res_model and not res_id:
             return {}
         if not res_model or not res_id:
-            raise ValidationError(_("Give res_model and res_id together."))
+            raise ValidationError(self.env._("Give res_model and res_id together."))
         if res_model not in self.env:
-            raise ValidationError(_("Model %(model)r does not exist.", model=res_model))
+            raise ValidationError(self.env._("Model %(model)r does not exist.", model=res_model))
         if not isinstance(res_id, int) or isinstance(res_id, bool):
-            raise ValidationError(_("res_id must be a record id."))
+            raise ValidationError(self.env._("res_id must be a record id."))
         record = self.env[res_model].browse(res_id)
         if not record.exists():
-            raise ValidationError(_("%(model)s record %(id)s does not exist.", model=res_model, id=res_id))
+            raise ValidationError(self.env._("%(model)s record %(id)s does not exist.", model=res_model, id=res_id))
         record.check_access("read")
         return {"res_model": res_model, "res_id": res_id}
 
@@ -336,7 +332,8 @@ class SmartDairyJob(models.Model):
                         """,
                         [jobstate.ENQUEUED, sent],
                     )
-                cr.commit()
+                # Our own cursor: commit what reached the broker before the next batch goes out.
+                cr.commit()  # pylint: disable=invalid-commit
                 total += len(sent)
                 if len(sent) < len(rows):
                     break
@@ -358,16 +355,15 @@ class SmartDairyJob(models.Model):
     # ------------------------------------------------------------------ user actions
 
     def action_cancel(self):
-        _ = self.env._
         is_manager = self.env.user.has_group("smart_dairy_jobs.group_manager")
         for job in self:
             if job.state not in jobstate.CANCELLABLE:
                 raise UserError(
-                    _("Job %(job)s is %(state)s and can no longer be cancelled.",
+                    self.env._("Job %(job)s is %(state)s and can no longer be cancelled.",
                       job=job.display_name, state=dict(jobstate.STATES)[job.state])
                 )
             if not is_manager and job.user_id != self.env.user:
-                raise AccessError(_("Only Jobs managers may cancel jobs dispatched by someone else."))
+                raise AccessError(self.env._("Only Jobs managers may cancel jobs dispatched by someone else."))
         on_broker = self.filtered(lambda job: job.state == jobstate.ENQUEUED).mapped("uuid")
         self.sudo().write({"state": jobstate.CANCELLED, "date_done": fields.Datetime.now()})
         if on_broker:
@@ -394,13 +390,12 @@ class SmartDairyJob(models.Model):
         ``{"uuid", "status": applied|ignored|unknown|invalid, "message"}``.  A late or repeated
         report is ignored, never applied backwards.
         """
-        _ = self.env._
         if not self.env.user.has_group("smart_dairy_jobs.group_bridge"):
-            raise AccessError(_("Only the Celery bridge user may report on jobs."))
+            raise AccessError(self.env._("Only the Celery bridge user may report on jobs."))
         if not isinstance(reports, list):
-            raise ValidationError(_("reports must be a list of reports."))
+            raise ValidationError(self.env._("reports must be a list of reports."))
         if len(reports) > MAX_REPORTS_PER_CALL:
-            raise ValidationError(_("At most %(count)s reports per call.", count=MAX_REPORTS_PER_CALL))
+            raise ValidationError(self.env._("At most %(count)s reports per call.", count=MAX_REPORTS_PER_CALL))
 
         outcomes = [None] * len(reports)
         valid = []
@@ -430,7 +425,7 @@ class SmartDairyJob(models.Model):
             if not job:
                 outcomes[index] = {
                     "uuid": report["uuid"], "status": "unknown",
-                    "message": _("No job with uuid %(uuid)s.", uuid=report["uuid"]),
+                    "message": self.env._("No job with uuid %(uuid)s.", uuid=report["uuid"]),
                 }
                 continue
             state, attempt = live.get(job, (job.state, job.attempt))

@@ -29,7 +29,7 @@ class SmartDairyJobTask(models.Model):
     description = fields.Char()
     category = fields.Selection(CATEGORIES, required=True, default="diagnostic")
     queue_id = fields.Many2one(
-        "smart_dairy.job.queue", string="Queue", required=True, ondelete="restrict", check_company=True
+        "smart_dairy.job.queue", required=True, ondelete="restrict", check_company=True
     )
     priority = fields.Integer(default=5, required=True, help=PRIORITY_HELP)
     soft_time_limit = fields.Integer(
