@@ -124,3 +124,16 @@ def test_a_broker_outage_delays_jobs_but_loses_none(broker, worker, admin, gatew
     admin("ir.cron", "method_direct_trigger", [cron_id])
     job = wait_for_state(gateway, job_id, "success", timeout=90)
     assert job["attempt"] == 1
+
+
+def test_a_task_no_worker_knows_fails_instead_of_hanging(worker, admin):
+    task_id = admin("smart_dairy.job.task", "search",
+                    [("name", "=", "smart_dairy.sync.sync_inventory"), ("active", "=", False)])[0]
+    admin("smart_dairy.job.task", "write", [task_id], {"active": True})
+    try:
+        job_id = admin("smart_dairy.job", "dispatch", "smart_dairy.sync.sync_inventory")
+        job = wait_for_state(admin, job_id, "failure")
+        assert job["error_type"] == "unknown_task"
+        assert "smart_dairy.sync.sync_inventory" in job["error_message"]
+    finally:
+        admin("smart_dairy.job.task", "write", [task_id], {"active": False})
