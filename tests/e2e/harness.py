@@ -37,6 +37,16 @@ def wait_for(predicate, timeout=30.0, interval=0.1, what="condition"):
     raise AssertionError(f"timed out after {timeout}s waiting for {what}" + (f" (last error: {last_error})" if last_error else ""))
 
 
+def stop_process(process, grace):
+    """Ask a process to stop; kill it if it has not within ``grace`` seconds."""
+    process.terminate()
+    try:
+        process.wait(grace)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
 def addons_path():
     # queue_job's wheel installs the addon under site-packages/odoo/addons.
     site_addons = Path(sysconfig.get_paths()["purelib"]) / "odoo" / "addons"
@@ -78,8 +88,7 @@ class RedisServer:
 
     def stop(self):
         if self.process:
-            self.process.terminate()
-            self.process.wait(10)
+            stop_process(self.process, 10)
             self.process = None
 
 
@@ -133,11 +142,7 @@ class OdooServer:
 
     def stop(self):
         if self.process:
-            self.process.terminate()
-            try:
-                self.process.wait(20)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
+            stop_process(self.process, 20)
             self.log_handle.close()
         subprocess.run(["dropdb", "-h", "127.0.0.1", "-U", "postgres", "--if-exists", "--force", self.db], check=False)
 
@@ -195,9 +200,5 @@ class Worker:
 
     def stop(self):
         if self.process:
-            self.process.terminate()
-            try:
-                self.process.wait(30)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
+            stop_process(self.process, 30)
             self.process = None
