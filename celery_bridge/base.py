@@ -10,6 +10,7 @@ import time
 from datetime import datetime, timezone
 
 from celery import Task
+from celery.worker.request import Request
 from celery.signals import task_unknown, worker_process_shutdown, worker_shutdown
 
 from . import errors, jobstate
@@ -36,8 +37,24 @@ def _reporter():
     return get_reporter(settings)
 
 
+class OdooJobRequest(Request):
+    """The worker's handle on one message; its hard time-out runs in the parent process."""
+
+    def on_timeout(self, soft, timeout):
+        if soft:
+            return super().on_timeout(soft, timeout)
+        # The killed child cannot report; the parent reports for it, with the message's own
+        # context so the report names this job and attempt.
+        self.task.push_request(**self._request_dict)
+        try:
+            return super().on_timeout(soft, timeout)
+        finally:
+            self.task.pop_request()
+
+
 class OdooJobTask(Task):
     abstract = True
+    Request = OdooJobRequest
 
     def _job_attempt(self):
         attempt = _header(self.request, ATTEMPT_HEADER)

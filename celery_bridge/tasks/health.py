@@ -1,6 +1,9 @@
 """Diagnostic tasks: is a worker there, and does a failure reach Odoo?"""
 import socket
+import time
 from datetime import datetime, timezone
+
+from celery.exceptions import SoftTimeLimitExceeded
 
 from .. import errors
 from ..base import OdooJobTask
@@ -34,3 +37,16 @@ def fail(self, error_type=errors.INTERNAL, message="diagnostic failure"):
     if error_class is None:
         raise errors.InvalidInput(f"unknown error type {error_type!r}")
     raise error_class(message)
+
+
+@app.task(base=OdooJobTask, bind=True, name="smart_dairy.health.sleep")
+def sleep(self, seconds=1.0, ignore_soft_limit=False):
+    """Sleep, to check time limits; ``ignore_soft_limit`` keeps going until the hard limit kills it."""
+    deadline = time.monotonic() + float(seconds)
+    while time.monotonic() < deadline:
+        try:
+            time.sleep(min(0.1, max(0.0, deadline - time.monotonic())))
+        except SoftTimeLimitExceeded:
+            if not ignore_soft_limit:
+                raise
+    return {"slept": seconds}

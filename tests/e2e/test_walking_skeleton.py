@@ -137,3 +137,21 @@ def test_a_task_no_worker_knows_fails_instead_of_hanging(worker, admin):
         assert "smart_dairy.sync.sync_inventory" in job["error_message"]
     finally:
         admin("smart_dairy.job.task", "write", [task_id], {"active": False})
+
+
+@pytest.mark.parametrize("ignore_soft_limit, message", [
+    (False, "SoftTimeLimitExceeded"),  # the task was warned and gave up cleanly
+    (True, "TimeLimitExceeded"),  # the task ignored the warning and was killed
+])
+def test_time_limits_end_the_job_as_failure(worker, admin, ignore_soft_limit, message):
+    task_id = admin("smart_dairy.job.task", "search", [("name", "=", "smart_dairy.health.sleep")])[0]
+    admin("smart_dairy.job.task", "write", [task_id], {"soft_time_limit": 1, "time_limit": 2})
+    try:
+        job_id = admin("smart_dairy.job", "dispatch", "smart_dairy.health.sleep",
+                       kwargs={"seconds": 20, "ignore_soft_limit": ignore_soft_limit})
+        job = wait_for_state(admin, job_id, {"failure", "success"}, timeout=30)
+    finally:
+        admin("smart_dairy.job.task", "write", [task_id], {"soft_time_limit": 25, "time_limit": 30})
+    assert job["state"] == "failure"
+    assert job["error_type"] == "time_limit"
+    assert job["error_message"].startswith(message)
