@@ -155,3 +155,19 @@ def test_time_limits_end_the_job_as_failure(worker, admin, ignore_soft_limit, me
     assert job["state"] == "failure"
     assert job["error_type"] == "time_limit"
     assert job["error_message"].startswith(message)
+
+
+def test_worker_reports_reach_odoo_in_batches(odoo, bridge_key, gateway):
+    from celery_bridge.config import load_settings
+    from celery_bridge.odoo_client import OdooClient, Reporter
+
+    job_ids = [gateway("smart_dairy.job", "dispatch", "smart_dairy.health.ping", countdown=3600) for _ in range(30)]
+    uuids = [job["uuid"] for job in gateway("smart_dairy.job", "read", job_ids, ["uuid"])]
+    settings = load_settings({"ODOO_URL": odoo.url, "ODOO_DB": odoo.db, "ODOO_API_KEY": bridge_key}, section={})
+    reporter = Reporter(lambda: OdooClient(settings))
+    for uuid in uuids:
+        reporter.submit({"uuid": uuid, "attempt": 0, "state": "started", "worker": "batch-test"})
+    assert reporter.flush(timeout=30)
+    states = {job["state"] for job in gateway("smart_dairy.job", "read", job_ids, ["state"])}
+    assert states == {"started"}
+    assert 1 <= reporter.sent_batches < 30, f"{reporter.sent_batches} XML-RPC calls for 30 reports"
