@@ -171,3 +171,11 @@ def test_worker_reports_reach_odoo_in_batches(odoo, bridge_key, gateway):
     states = {job["state"] for job in gateway("smart_dairy.job", "read", job_ids, ["state"])}
     assert states == {"started"}
     assert 1 <= reporter.sent_batches < 30, f"{reporter.sent_batches} XML-RPC calls for 30 reports"
+
+
+def test_a_countdown_waits_in_odoo_then_runs(worker, gateway):
+    job_id = gateway("smart_dairy.job", "dispatch", "smart_dairy.health.ping", countdown=3)
+    waiting = gateway("smart_dairy.job", "read", [job_id], ["state", "eta"])[0]
+    assert waiting["state"] == "pending" and waiting["eta"]
+    job = wait_for_state(gateway, job_id, "success", timeout=60)
+    assert job["date_enqueued"] >= waiting["eta"], "sent when due, not before"
