@@ -1,20 +1,27 @@
-"""The task base class: runs the task and reports its life to Odoo.
+"""The task base class: runs a job once and reports its life to Odoo.
 
-Tasks dispatched by Odoo carry the job's attempt number in a message header; tasks sent by plain
-Celery code carry none and run as ordinary Celery tasks, reporting nothing.
+Tasks dispatched by Odoo carry the job's attempt, claim key, lease and external service in message
+headers; tasks sent by plain Celery code carry none and run as ordinary Celery tasks, reporting
+nothing.  Before running, a job claims its key in Redis (so a duplicate or redelivered message
+returns the first result) and asks its service's circuit breaker for admission (so a failing
+service is left alone: the job is deferred, not failed).  Whether a failure is retried is decided
+in Odoo by the task type's retry policy.
 """
 import json
 import logging
 import socket
+import threading
 import time
 from datetime import datetime, timezone
+from typing import NamedTuple, Optional
 
 from celery import Task
+from celery.signals import task_unknown, worker_init, worker_process_shutdown, worker_shutdown
 from celery.worker.request import Request
-from celery.signals import task_unknown, worker_process_shutdown, worker_shutdown
 
-from . import errors, jobstate
-from .producer import ATTEMPT_HEADER, MAX_RETRIES_HEADER
+from . import circuit, errors, jobstate
+from .idempotency import BUSY, DONE, DUPLICATE, Claims
+from .producer import ATTEMPT_HEADER, KEY_HEADER, KEY_TTL_HEADER, LEASE_HEADER, SERVICE_HEADER
 
 _logger = logging.getLogger(__name__)
 
@@ -30,11 +37,94 @@ def _header(request, name):
     return value
 
 
-def _reporter():
+def _settings():
     from .celery import settings  # the worker's settings, loaded once per process
+
+    return settings
+
+
+def _redis():
+    from .store import redis_client
+
+    settings = _settings()
+    return redis_client(settings.state_redis_url or settings.celery_broker_url)
+
+
+def _reporter():
     from .odoo_client import get_reporter
 
-    return get_reporter(settings)
+    return get_reporter(_settings())
+
+
+class JobContext(NamedTuple):
+    uuid: str
+    attempt: int
+    key: str
+    key_ttl: int
+    lease: int
+    service: Optional[str]
+
+
+def job_context(request):
+    attempt = _header(request, ATTEMPT_HEADER)
+    if attempt is None:
+        return None
+    return JobContext(
+        uuid=request.id,
+        attempt=int(attempt),
+        key=_header(request, KEY_HEADER) or f"job:{request.id}",
+        key_ttl=int(_header(request, KEY_TTL_HEADER) or 3600),
+        lease=int(_header(request, LEASE_HEADER) or 60),
+        service=_header(request, SERVICE_HEADER) or None,
+    )
+
+
+class Deferred(Exception):
+    """The job did not run and should be tried again later, without counting as a retry."""
+
+    def __init__(self, reason, retry_in):
+        super().__init__(reason)
+        self.retry_in = retry_in
+
+
+class DuplicateDelivery(Exception):
+    """Another process is running this very job: this copy of the message is dropped."""
+
+
+class RunningJobs:
+    """The jobs this process runs, whose leases and claims a heartbeat thread renews."""
+
+    def __init__(self):
+        self._jobs = {}
+        self._lock = threading.Lock()
+        self._thread = None
+
+    def add(self, context):
+        with self._lock:
+            self._jobs[context.uuid] = context
+        if self._thread is None or not self._thread.is_alive():
+            self._thread = threading.Thread(target=self._beat, name="job-heartbeat", daemon=True)
+            self._thread.start()
+
+    def remove(self, context):
+        with self._lock:
+            self._jobs.pop(context.uuid, None)
+
+    def _beat(self):
+        while True:
+            time.sleep(_settings().heartbeat_interval)
+            with self._lock:
+                running = list(self._jobs.values())
+            for context in running:
+                try:
+                    Claims(_redis()).renew(context.key, context.lease)
+                    _reporter().submit({"uuid": context.uuid, "attempt": context.attempt,
+                                        "state": jobstate.HEARTBEAT, "at": utcnow_iso()})
+                except Exception:  # noqa: BLE001 - next beat tries again
+                    _logger.exception("Heartbeat for job %s failed", context.uuid)
+
+
+_running = RunningJobs()
 
 
 class OdooJobRequest(Request):
@@ -56,17 +146,10 @@ class OdooJobTask(Task):
     abstract = True
     Request = OdooJobRequest
 
-    def _job_attempt(self):
-        attempt = _header(self.request, ATTEMPT_HEADER)
-        return int(attempt) if attempt is not None else None
-
-    def _report(self, state, **values):
-        attempt = self._job_attempt()
-        if attempt is None:
-            return
+    def _report(self, context, state, **values):
         report = {
-            "uuid": self.request.id,
-            "attempt": attempt,
+            "uuid": context.uuid,
+            "attempt": context.attempt,
             "state": state,
             "at": utcnow_iso(),
             "worker": self.request.hostname or socket.gethostname(),
@@ -74,41 +157,85 @@ class OdooJobTask(Task):
         report.update(values)
         _reporter().submit(report)
 
-    def before_start(self, task_id, args, kwargs):
-        self.request.sdj_started = time.monotonic()
-        self._report(jobstate.STARTED)
-
-    def _runtime(self):
-        started = getattr(self.request, "sdj_started", None)
-        return round(time.monotonic() - started, 6) if started is not None else 0.0
+    def __call__(self, *args, **kwargs):
+        context = job_context(self.request)
+        if context is None:
+            return super().__call__(*args, **kwargs)
+        breaker = circuit.CircuitBreaker(_redis(), context.service) if context.service else None
+        if breaker:
+            admission = breaker.admit()
+            if not admission.allowed:
+                raise Deferred(f"circuit open for {context.service}", admission.retry_in)
+        claims = Claims(_redis())
+        claim = claims.claim(context.key, context.uuid, context.lease)
+        if claim.verdict == DUPLICATE:
+            raise DuplicateDelivery(context.uuid)
+        if claim.verdict == BUSY:
+            raise Deferred("another job with the same idempotency key is running", 5.0)
+        self._report(context, jobstate.STARTED, lease=context.lease)
+        if claim.verdict == DONE:
+            self.request.sdj_runtime = 0.0
+            return json.loads(claim.result) if claim.result else None
+        _running.add(context)
+        started = time.monotonic()
+        try:
+            result = super().__call__(*args, **kwargs)
+        except Exception as exc:
+            if breaker and errors.classify(exc) in circuit.COUNTED_ERRORS:
+                breaker.record_failure()
+            raise
+        finally:
+            self.request.sdj_runtime = round(time.monotonic() - started, 6)
+            _running.remove(context)
+        claims.finish(context.key, context.uuid, json.dumps(result, default=str), context.key_ttl)
+        if breaker:
+            breaker.record_success()
+        return result
 
     def report_progress(self, percent, message=""):
         """Tell Odoo how far the task is (0-100); shown live on the job's form."""
-        self._report(jobstate.PROGRESS, progress=max(0, min(100, int(percent))), progress_message=message)
+        context = job_context(self.request)
+        if context:
+            self._report(context, jobstate.PROGRESS, progress=max(0, min(100, int(percent))),
+                         progress_message=message)
 
     def on_success(self, retval, task_id, args, kwargs):
-        self._report(jobstate.SUCCESS, result=json.dumps(retval, default=str), runtime=self._runtime())
+        context = job_context(self.request)
+        if context:
+            self._report(context, jobstate.SUCCESS, result=json.dumps(retval, default=str),
+                         runtime=getattr(self.request, "sdj_runtime", 0.0))
 
     def on_failure(self, exc, task_id, args, kwargs, einfo):
-        attempt = self._job_attempt()
-        if attempt is None:
+        context = job_context(self.request)
+        if context is None or isinstance(exc, DuplicateDelivery):
             return
-        error_type = errors.classify(exc)
-        max_retries = int(_header(self.request, MAX_RETRIES_HEADER) or 0)
-        decision = errors.retry_decision(error_type, attempt, max_retries, errors.retry_after_of(exc))
+        if isinstance(exc, Deferred):
+            self._report(context, jobstate.RETRY, retry_in=exc.retry_in, deferred_reason=str(exc))
+            return
+        try:
+            Claims(_redis()).release(context.key, context.uuid)
+        except Exception:  # noqa: BLE001 - the claim expires with the lease anyway
+            _logger.exception("Could not release the claim of job %s", context.uuid)
         self._report(
-            jobstate.RETRY if decision.retry else jobstate.FAILURE,
-            error_type=error_type,
+            context, jobstate.FAILURE,
+            error_type=errors.classify(exc),
             error_message=f"{type(exc).__name__}: {exc}",
             traceback=str(einfo.traceback) if einfo else "",
-            retry_in=decision.delay,
-            runtime=self._runtime(),
+            retry_after=errors.retry_after_of(exc),
+            runtime=getattr(self.request, "sdj_runtime", 0.0),
         )
+
+
+@worker_init.connect
+def _check_broker_policy(**kwargs):
+    from .store import check_noeviction
+
+    check_noeviction(_redis())
 
 
 @task_unknown.connect
 def _report_unknown_task(sender=None, name=None, id=None, message=None, exc=None, **kwargs):
-    """A job whose task this worker does not have would otherwise sit 'enqueued' forever."""
+    """A job whose task this worker does not have fails at once instead of sitting 'enqueued'."""
     headers = getattr(message, "headers", None) or {}
     attempt = headers.get(ATTEMPT_HEADER)
     if attempt is None:
@@ -129,5 +256,5 @@ def _report_unknown_task(sender=None, name=None, id=None, message=None, exc=None
 def _flush_reports(**kwargs):
     from .odoo_client import _reporter as reporter
 
-    if reporter is not None and not reporter.flush(timeout=10.0):
-        _logger.error("Worker stopping with job reports still undelivered to Odoo")
+    if reporter is not None and not reporter.flush(timeout=5.0):
+        _logger.warning("Worker stopping with job reports still in the spool; another worker will send them")

@@ -23,6 +23,8 @@ class Settings:
     report_batch_size: int = 200
     broker_visibility_timeout: int = 3900  # longer than the longest hard time limit (1 h)
     publish_timeout: float = 3.0  # how long Odoo waits for the broker before leaving jobs to the sweeper
+    state_redis_url: str = ""  # where the bridge keeps spool, claims and circuits; default: the broker
+    heartbeat_interval: float = 10.0  # how often a worker renews the leases of the jobs it runs
 
     def __repr__(self):
         shown = {f.name: getattr(self, f.name) for f in fields(self)}

@@ -15,6 +15,7 @@ PERMISSION = "permission"
 NOT_FOUND = "not_found"
 TIME_LIMIT = "time_limit"
 UNKNOWN_TASK = "unknown_task"
+WORKER_LOST = "worker_lost"
 INTERNAL = "internal"
 
 ERROR_TYPES = [
@@ -26,6 +27,7 @@ ERROR_TYPES = [
     (NOT_FOUND, "Resource not found"),
     (TIME_LIMIT, "Time limit exceeded"),
     (UNKNOWN_TASK, "Task unknown to the worker"),
+    (WORKER_LOST, "Worker lost (lease expired)"),
     (INTERNAL, "Internal error"),
 ]
 
@@ -62,25 +64,34 @@ class NotFound(JobError):
     error_type = NOT_FOUND
 
 
+STRATEGIES = [
+    ("backoff", "Exponential backoff with full jitter"),
+    ("immediate", "Immediate retry"),
+    ("delayed", "Delayed retry (Retry-After)"),
+    ("never", "No retry"),
+]
+
+
 class Policy(NamedTuple):
-    strategy: str  # "backoff", "immediate", "delayed" or "never"
+    strategy: str  # one of STRATEGIES
     max_retries: int
+    delay: float = 0.0  # "delayed": wait this long when the error gives no Retry-After
 
 
 POLICIES = {
     NETWORK_TIMEOUT: Policy("backoff", 5),
     DATABASE_LOCK: Policy("immediate", 3),
-    RATE_LIMITED: Policy("delayed", 10),
+    RATE_LIMITED: Policy("delayed", 10, 60.0),
     VALIDATION: Policy("never", 0),
     PERMISSION: Policy("never", 0),
     NOT_FOUND: Policy("never", 0),
     TIME_LIMIT: Policy("never", 0),
     UNKNOWN_TASK: Policy("never", 0),
+    WORKER_LOST: Policy("immediate", 3),
     INTERNAL: Policy("never", 0),
 }
 BACKOFF_BASE = 1.0
 BACKOFF_MAX = 600.0  # B-009 §2.2 task_retry_backoff_max
-RATE_LIMIT_DEFAULT_DELAY = 60.0
 # PostgreSQL SQLSTATEs that mean "someone else holds it, try again".
 LOCK_SQLSTATES = {"55P03", "40P01", "40001"}
 
@@ -110,25 +121,37 @@ class RetryDecision(NamedTuple):
     delay: float  # seconds to wait before the next attempt
 
 
-def retry_decision(error_type, attempt, max_retries, retry_after=None, rng=random.random):
-    """Whether the ``attempt``-th run (1-based) of a job that failed with ``error_type`` is retried.
+class RetryPolicy(NamedTuple):
+    """What one task type does on each error class; built in Odoo from the task type record."""
 
-    ``max_retries`` is the job's own limit (from its task type); the error type's limit applies
-    too, so a validation error is never retried whatever the task allows.
-    """
-    policy = POLICIES.get(error_type, POLICIES[INTERNAL])
-    retries_done = attempt - 1
-    if retries_done >= min(policy.max_retries, max_retries):
+    max_retries: int  # the task type's cap, whatever the error class allows
+    backoff_base: float = BACKOFF_BASE
+    backoff_max: float = BACKOFF_MAX
+    overrides: dict = {}  # error type -> Policy, replacing the B-009 §6.1 default
+
+    def for_error(self, error_type):
+        return self.overrides.get(error_type) or POLICIES.get(error_type) or POLICIES[INTERNAL]
+
+
+def retry_decision(error_type, retries_done, policy, retry_after=None, rng=random.random):
+    """Whether a job that failed with ``error_type`` after ``retries_done`` retries runs again, and when."""
+    rule = policy.for_error(error_type)
+    if retries_done >= min(rule.max_retries, policy.max_retries):
         return RetryDecision(False, 0.0)
-    if policy.strategy == "immediate":
+    if rule.strategy == "immediate":
         return RetryDecision(True, 0.0)
-    if policy.strategy == "delayed":
-        return RetryDecision(True, float(retry_after if retry_after is not None else RATE_LIMIT_DEFAULT_DELAY))
-    if policy.strategy == "backoff":
-        # Full jitter: spreads retries of many jobs that failed together over the whole window.
-        ceiling = min(BACKOFF_MAX, BACKOFF_BASE * (2 ** retries_done))
+    if rule.strategy == "delayed":
+        return RetryDecision(True, float(retry_after if retry_after is not None else rule.delay))
+    if rule.strategy == "backoff":
+        # Full jitter: spreads the retries of many jobs that failed together over the whole window.
+        ceiling = min(policy.backoff_max, policy.backoff_base * (2 ** retries_done))
         return RetryDecision(True, rng() * ceiling)
     return RetryDecision(False, 0.0)
+
+
+def backoff_ceiling(retries_done, policy):
+    """The longest wait full jitter may choose before retry number ``retries_done + 1``."""
+    return min(policy.backoff_max, policy.backoff_base * (2 ** retries_done))
 
 
 def retry_after_of(exc) -> Optional[float]:

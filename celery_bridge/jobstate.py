@@ -34,20 +34,26 @@ TERMINAL = frozenset({SUCCESS, FAILURE, CANCELLED})
 TRANSITIONS = {
     PENDING: frozenset({ENQUEUED, STARTED, SUCCESS, FAILURE, RETRY, CANCELLED}),
     ENQUEUED: frozenset({STARTED, SUCCESS, FAILURE, RETRY, CANCELLED}),
-    STARTED: frozenset({SUCCESS, FAILURE, RETRY}),
+    # started -> cancelled only when a manager terminates the running task.
+    STARTED: frozenset({SUCCESS, FAILURE, RETRY, CANCELLED}),
     RETRY: frozenset({ENQUEUED, CANCELLED}),
     SUCCESS: frozenset(),
     FAILURE: frozenset(),
     CANCELLED: frozenset(),
 }
 
-# What a worker may report; "progress" changes no state.
+# What a worker may report; "progress" and "heartbeat" change no state. A worker reports "retry"
+# only to defer a job it did not run (circuit open, idempotency key busy): failures are reported
+# as "failure" and Odoo's retry policy decides whether they become a retry.
 PROGRESS = "progress"
-REPORTABLE = frozenset({STARTED, SUCCESS, FAILURE, RETRY, PROGRESS})
+HEARTBEAT = "heartbeat"
+NO_STATE_CHANGE = frozenset({PROGRESS, HEARTBEAT})
+REPORTABLE = frozenset({STARTED, SUCCESS, FAILURE, RETRY, PROGRESS, HEARTBEAT})
 
 # States a publisher may pick a job up from (a first send, or the next attempt of a retry).
 PUBLISHABLE = frozenset(state for state, targets in TRANSITIONS.items() if ENQUEUED in targets)
-CANCELLABLE = frozenset(state for state, targets in TRANSITIONS.items() if CANCELLED in targets)
+CANCELLABLE = frozenset(state for state, targets in TRANSITIONS.items() if CANCELLED in targets) - {STARTED}
+TERMINABLE = frozenset({STARTED})
 
 
 class Verdict(NamedTuple):
@@ -81,7 +87,7 @@ def judge_report(state, attempt, reported_state, reported_attempt):
         return Verdict(False, INVALID)
     if reported_attempt != attempt:
         return Verdict(False, STALE_ATTEMPT)
-    if reported_state == PROGRESS:
+    if reported_state in NO_STATE_CHANGE:
         if state in TERMINAL or state == RETRY:
             return Verdict(False, OUT_OF_ORDER)
         return Verdict(True, APPLIED)

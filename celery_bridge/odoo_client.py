@@ -4,9 +4,10 @@ The bridge calls exactly one Odoo method, ``smart_dairy.job.bridge_report``, as 
 with its API key; nothing in a broker message can change what is called or as whom.
 """
 import atexit
+import json
 import logging
 import os
-import queue
+import socket
 import threading
 import time
 import xmlrpc.client
@@ -105,89 +106,121 @@ class OdooClient:
 
 
 class Reporter:
-    """Collects job reports and sends them to Odoo in batches from a background thread.
+    """Sends job reports to Odoo in batches, from a spool in Redis that survives Odoo being down.
 
-    The thread sends whatever has queued up while the previous call was in flight, so batches grow
-    with load and a lone report goes out at once.  A report that could not be delivered is retried,
-    never dropped.
+    ``submit`` appends to one Redis list shared by every worker process, so a report outlives the
+    process that made it. Whichever process holds the spool's lock sends what has queued up, oldest
+    first, in batches; reports are removed only once Odoo has taken them, so a report is delivered
+    at least once and in order (Odoo ignores the repeats).
     """
 
-    def __init__(self, client_factory, batch_size=200, retry_max_delay=30.0):
+    LOCK_MS = 30000
+
+    def __init__(self, redis, client_factory, batch_size=200, key="sdj:reports", retry_max_delay=30.0):
+        self.redis = redis
+        self.key = key
+        self.lock_key = key + ":lock"
         self._client_factory = client_factory
         self._batch_size = batch_size
         self._retry_max_delay = retry_max_delay
-        self._queue = queue.Queue()
-        self._unfinished = 0
-        self._lock = threading.Condition()
+        self._wake = threading.Event()
         self._thread = None
         self._pid = None
+        self._client = None
         self.sent_batches = 0
+        self._trim_if_owner = redis.register_script(
+            "if redis.call('GET', KEYS[2]) == ARGV[1] then redis.call('LTRIM', KEYS[1], ARGV[2], -1) return 1 end return 0"
+        )
+        self._release_if_owner = redis.register_script(
+            "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0"
+        )
 
     def submit(self, report):
+        self.redis.rpush(self.key, json.dumps(report))
         self._ensure_thread()
-        with self._lock:
-            self._unfinished += 1
-        self._queue.put(report)
+        self._wake.set()
+
+    def pending(self):
+        return self.redis.llen(self.key)
 
     def flush(self, timeout=10.0):
-        """Wait until every submitted report is delivered; False if ``timeout`` ran out first."""
+        """Wait until the spool is empty; False if ``timeout`` ran out first."""
+        self._ensure_thread()
         deadline = time.monotonic() + timeout
-        with self._lock:
-            while self._unfinished:
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    return False
-                self._lock.wait(remaining)
+        while self.pending():
+            if time.monotonic() > deadline:
+                return False
+            self._wake.set()
+            time.sleep(0.02)
         return True
 
     def _ensure_thread(self):
         # A prefork child inherits the parent's object but not its thread: start one per process.
         if self._pid != os.getpid() or self._thread is None or not self._thread.is_alive():
-            with self._lock:
-                if self._pid != os.getpid():
-                    self._queue = queue.Queue()
-                    self._unfinished = 0
-                self._pid = os.getpid()
-                self._thread = threading.Thread(target=self._run, name="odoo-reporter", daemon=True)
-                self._thread.start()
+            self._pid = os.getpid()
+            self._wake = threading.Event()
+            self._thread = threading.Thread(target=self._run, name="odoo-reporter", daemon=True)
+            self._thread.start()
 
     def _run(self):
-        client = self._client_factory()
         while True:
-            batch = [self._queue.get()]
-            while len(batch) < self._batch_size:
-                try:
-                    batch.append(self._queue.get_nowait())
-                except queue.Empty:
-                    break
-            self._deliver(client, batch)
-            with self._lock:
-                self._unfinished -= len(batch)
-                self._lock.notify_all()
+            # Also wake now and then without news: another process may have died with a full spool.
+            self._wake.wait(1.0)
+            self._wake.clear()
+            try:
+                self._drain()
+            except Exception:  # noqa: BLE001 - Redis hiccup: the spool is still there next time
+                _logger.exception("Report spool could not be drained")
+                time.sleep(1.0)
 
-    def _deliver(self, client, batch):
+    def _drain(self):
+        token = f"{socket.gethostname()}:{os.getpid()}:{threading.get_ident()}"
+        if not self.redis.set(self.lock_key, token, nx=True, px=self.LOCK_MS):
+            if self.pending():
+                time.sleep(0.02)
+                self._wake.set()  # another process is sending; look again shortly
+            return
+        try:
+            if self._client is None:
+                self._client = self._client_factory()
+            while True:
+                raw = self.redis.lrange(self.key, 0, self._batch_size - 1)
+                if not raw:
+                    return
+                self._deliver([json.loads(item) for item in raw], token)
+                if not self._trim_if_owner(keys=[self.key, self.lock_key], args=[token, len(raw)]):
+                    return  # our lock lapsed during a long outage; its new owner resends: harmless
+        finally:
+            self._release_if_owner(keys=[self.lock_key], args=[token])
+
+    def _deliver(self, batch, token):
         delay = 0.5
         while True:
             try:
-                outcomes = client.report(batch)
-                self.sent_batches += 1
-                for outcome in outcomes or ():
-                    if outcome.get("status") not in ("applied", "ignored"):
-                        _logger.warning("Odoo did not take report %s: %s", outcome.get("uuid"), outcome.get("message"))
-                return
-            except xmlrpc.client.Fault as fault:
-                # Odoo refused the batch as malformed: find the culprit by sending the reports one
-                # by one, so one bad report cannot hold back the others forever.
-                if len(batch) > 1:
-                    for report in batch:
-                        self._deliver(client, [report])
-                    return
-                _logger.error("Odoo refused report %r: %s", batch[0].get("uuid"), fault.faultString)
+                self._send(batch)
                 return
             except Exception as exc:  # noqa: BLE001 - Odoo down, auth revoked, network: retry
-                _logger.error("Could not deliver %d report(s) to Odoo: %s", len(batch), exc)
+                _logger.error("Could not deliver %d report(s) to Odoo (kept in the spool): %s", len(batch), exc)
+            self.redis.pexpire(self.lock_key, self.LOCK_MS)
             time.sleep(delay)
             delay = min(delay * 2, self._retry_max_delay)
+
+    def _send(self, batch):
+        try:
+            outcomes = self._client.report(batch)
+        except xmlrpc.client.Fault as fault:
+            # Odoo refused the batch as malformed: send the reports one by one, so one bad report
+            # cannot hold back the others forever.
+            if len(batch) > 1:
+                for report in batch:
+                    self._send([report])
+                return
+            _logger.error("Odoo refused report %r: %s", batch[0].get("uuid"), fault.faultString)
+            return
+        self.sent_batches += 1
+        for outcome in outcomes or ():
+            if outcome.get("status") not in ("applied", "ignored"):
+                _logger.warning("Odoo did not take report %s: %s", outcome.get("uuid"), outcome.get("message"))
 
 
 _reporter = None
@@ -196,6 +229,9 @@ _reporter = None
 def get_reporter(settings):
     global _reporter
     if _reporter is None:
-        _reporter = Reporter(lambda: OdooClient(settings), batch_size=settings.report_batch_size)
-        atexit.register(_reporter.flush, 10.0)
+        from .store import redis_client
+
+        _reporter = Reporter(redis_client(settings.state_redis_url or settings.celery_broker_url),
+                             lambda: OdooClient(settings), batch_size=settings.report_batch_size)
+        atexit.register(_reporter.flush, 5.0)
     return _reporter

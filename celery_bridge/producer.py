@@ -11,7 +11,10 @@ from .app_factory import make_app
 _logger = logging.getLogger(__name__)
 
 ATTEMPT_HEADER = "sdj_attempt"
-MAX_RETRIES_HEADER = "sdj_max_retries"
+KEY_HEADER = "sdj_key"
+KEY_TTL_HEADER = "sdj_key_ttl"
+LEASE_HEADER = "sdj_lease"
+SERVICE_HEADER = "sdj_service"
 
 _apps = {}
 
@@ -24,9 +27,12 @@ class Outgoing(NamedTuple):
     args: list
     kwargs: dict
     attempt: int
-    max_retries: int
     soft_time_limit: int = None
     time_limit: int = None
+    key: str = None  # idempotency key; None: the job's own uuid
+    key_ttl: int = 3600
+    lease: int = 60
+    service: str = None  # external service whose circuit breaker guards the task
 
 
 def publisher_app(settings):
@@ -60,7 +66,13 @@ def publish(settings, messages):
                     priority=message.priority,
                     soft_time_limit=message.soft_time_limit,
                     time_limit=message.time_limit,
-                    headers={ATTEMPT_HEADER: message.attempt, MAX_RETRIES_HEADER: message.max_retries},
+                    headers={
+                        ATTEMPT_HEADER: message.attempt,
+                        KEY_HEADER: message.key,
+                        KEY_TTL_HEADER: message.key_ttl,
+                        LEASE_HEADER: message.lease,
+                        SERVICE_HEADER: message.service,
+                    },
                     producer=producer,
                     retry=False,
                 )
@@ -73,12 +85,12 @@ def publish(settings, messages):
     return sent
 
 
-def revoke(settings, uuids):
-    """Tell workers to drop these tasks if they receive them (cancelled jobs already on the broker)."""
+def revoke(settings, uuids, terminate=False):
+    """Tell workers to drop these tasks if they receive them; ``terminate`` also kills running ones."""
     if not uuids:
         return False
     try:
-        publisher_app(settings).control.revoke(list(uuids))
+        publisher_app(settings).control.revoke(list(uuids), terminate=terminate, signal="SIGTERM")
         return True
     except Exception as exc:  # noqa: BLE001
         _logger.warning("Could not broadcast the revocation of %d job(s): %s", len(uuids), exc)

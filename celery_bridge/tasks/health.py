@@ -1,4 +1,5 @@
 """Diagnostic tasks: is a worker there, and does a failure reach Odoo?"""
+import os
 import socket
 import time
 from datetime import datetime, timezone
@@ -50,3 +51,11 @@ def sleep(self, seconds=1.0, ignore_soft_limit=False):
             if not ignore_soft_limit:
                 raise
     return {"slept": seconds}
+
+
+@app.task(base=OdooJobTask, bind=True, name="smart_dairy.health.expect_file")
+def expect_file(self, path):
+    """Succeed once ``path`` exists: a failure an admin can fix, to rehearse dead-letter requeues."""
+    if not os.path.exists(path):
+        raise errors.NotFound(f"{path} does not exist")
+    return {"found": path}

@@ -9,6 +9,9 @@ class _PgLockError(Exception):
     pgcode = "55P03"
 
 
+POLICY = errors.RetryPolicy(max_retries=10)
+
+
 @pytest.mark.parametrize("exc, expected", [
     (errors.NetworkTimeout("x"), errors.NETWORK_TIMEOUT),
     (socket.timeout("x"), errors.NETWORK_TIMEOUT),
@@ -26,39 +29,53 @@ def test_classify(exc, expected):
 
 
 def test_never_retried_errors():
-    for error_type in (errors.VALIDATION, errors.PERMISSION, errors.NOT_FOUND, errors.INTERNAL):
-        assert not errors.retry_decision(error_type, attempt=1, max_retries=10).retry
+    for error_type in (errors.VALIDATION, errors.PERMISSION, errors.NOT_FOUND, errors.INTERNAL,
+                       errors.TIME_LIMIT, errors.UNKNOWN_TASK):
+        assert not errors.retry_decision(error_type, 0, POLICY).retry
 
 
 def test_network_timeout_backs_off_with_full_jitter_up_to_five_retries():
-    top = errors.retry_decision(errors.NETWORK_TIMEOUT, attempt=4, max_retries=10, rng=lambda: 1.0)
-    assert top == errors.RetryDecision(True, 8.0)
-    bottom = errors.retry_decision(errors.NETWORK_TIMEOUT, attempt=4, max_retries=10, rng=lambda: 0.0)
-    assert bottom == errors.RetryDecision(True, 0.0)
-    assert errors.retry_decision(errors.NETWORK_TIMEOUT, attempt=5, max_retries=10).retry
-    assert not errors.retry_decision(errors.NETWORK_TIMEOUT, attempt=6, max_retries=10).retry
+    policy = errors.RetryPolicy(max_retries=10, backoff_base=1.0)
+    assert errors.retry_decision(errors.NETWORK_TIMEOUT, 3, policy, rng=lambda: 1.0) == (True, 8.0)
+    assert errors.retry_decision(errors.NETWORK_TIMEOUT, 3, policy, rng=lambda: 0.0) == (True, 0.0)
+    assert errors.retry_decision(errors.NETWORK_TIMEOUT, 4, policy).retry
+    assert not errors.retry_decision(errors.NETWORK_TIMEOUT, 5, policy).retry
 
 
 def test_backoff_is_capped():
-    decision = errors.retry_decision(errors.NETWORK_TIMEOUT, attempt=5, max_retries=50, rng=lambda: 1.0)
-    assert decision.delay == 16.0
-    errors.POLICIES["__test"] = errors.Policy("backoff", 100)
-    try:
-        capped = errors.retry_decision("__test", attempt=40, max_retries=100, rng=lambda: 1.0)
-        assert capped.delay == errors.BACKOFF_MAX
-    finally:
-        del errors.POLICIES["__test"]
+    policy = errors.RetryPolicy(max_retries=100, backoff_base=1.0, backoff_max=600.0,
+                                overrides={errors.NETWORK_TIMEOUT: errors.Policy("backoff", 100)})
+    assert errors.retry_decision(errors.NETWORK_TIMEOUT, 40, policy, rng=lambda: 1.0).delay == 600.0
+    assert errors.backoff_ceiling(40, policy) == 600.0
+    assert errors.backoff_ceiling(2, policy) == 4.0
 
 
 def test_database_lock_retries_at_once_three_times():
-    assert errors.retry_decision(errors.DATABASE_LOCK, 3, 10) == errors.RetryDecision(True, 0.0)
-    assert not errors.retry_decision(errors.DATABASE_LOCK, 4, 10).retry
+    assert errors.retry_decision(errors.DATABASE_LOCK, 2, POLICY) == (True, 0.0)
+    assert not errors.retry_decision(errors.DATABASE_LOCK, 3, POLICY).retry
 
 
-def test_rate_limited_honours_retry_after():
-    assert errors.retry_decision(errors.RATE_LIMITED, 1, 10, retry_after=7) == errors.RetryDecision(True, 7.0)
+def test_rate_limited_honours_retry_after_up_to_ten():
+    assert errors.retry_decision(errors.RATE_LIMITED, 0, POLICY, retry_after=7) == (True, 7.0)
+    assert errors.retry_decision(errors.RATE_LIMITED, 0, POLICY) == (True, 60.0)
+    assert errors.retry_decision(errors.RATE_LIMITED, 9, POLICY).retry
+    assert not errors.retry_decision(errors.RATE_LIMITED, 10, POLICY).retry
 
 
 def test_task_limit_caps_error_limit():
-    assert not errors.retry_decision(errors.NETWORK_TIMEOUT, attempt=3, max_retries=2).retry
-    assert not errors.retry_decision(errors.NETWORK_TIMEOUT, attempt=1, max_retries=0).retry
+    assert not errors.retry_decision(errors.NETWORK_TIMEOUT, 2, errors.RetryPolicy(max_retries=2)).retry
+    assert not errors.retry_decision(errors.NETWORK_TIMEOUT, 0, errors.RetryPolicy(max_retries=0)).retry
+
+
+def test_task_type_overrides_replace_the_default_rule():
+    policy = errors.RetryPolicy(max_retries=10, overrides={
+        errors.VALIDATION: errors.Policy("immediate", 1),
+        errors.NETWORK_TIMEOUT: errors.Policy("never", 0),
+    })
+    assert errors.retry_decision(errors.VALIDATION, 0, policy) == (True, 0.0)
+    assert not errors.retry_decision(errors.VALIDATION, 1, policy).retry
+    assert not errors.retry_decision(errors.NETWORK_TIMEOUT, 0, policy).retry
+
+
+def test_worker_lost_is_retried_at_once():
+    assert errors.retry_decision(errors.WORKER_LOST, 0, POLICY) == (True, 0.0)

@@ -24,8 +24,9 @@ def test_terminal_states_have_no_way_out(terminal):
         assert not js.can_transition(terminal, target)
 
 
-def test_a_running_job_cannot_be_cancelled_and_nothing_goes_back_to_pending():
-    assert not js.can_transition(js.STARTED, js.CANCELLED)
+def test_a_running_job_is_only_terminated_and_nothing_goes_back_to_pending():
+    assert js.STARTED not in js.CANCELLABLE
+    assert js.TERMINABLE == {js.STARTED} and js.can_transition(js.STARTED, js.CANCELLED)
     assert js.sources_of(js.PENDING) == frozenset()
 
 
@@ -59,21 +60,23 @@ def test_workers_cannot_report_pending_enqueued_or_cancelled():
         assert js.judge_report(js.ENQUEUED, 1, state, 1) == js.Verdict(False, js.INVALID)
 
 
-def test_progress_applies_only_while_the_attempt_is_live():
-    assert js.judge_report(js.STARTED, 1, js.PROGRESS, 1).apply
-    assert not js.judge_report(js.SUCCESS, 1, js.PROGRESS, 1).apply
-    assert not js.judge_report(js.RETRY, 1, js.PROGRESS, 1).apply
+@pytest.mark.parametrize("kind", [js.PROGRESS, js.HEARTBEAT])
+def test_progress_and_heartbeats_apply_only_while_the_attempt_is_live(kind):
+    assert js.judge_report(js.STARTED, 1, kind, 1).apply
+    assert not js.judge_report(js.SUCCESS, 1, kind, 1).apply
+    assert not js.judge_report(js.RETRY, 1, kind, 1).apply
+    assert not js.judge_report(js.STARTED, 2, kind, 1).apply
 
 
 def test_no_sequence_of_reports_moves_a_job_backwards():
     """Whatever order reports of one attempt arrive in, the state only ever moves forward."""
     rank = {js.PENDING: 0, js.ENQUEUED: 1, js.STARTED: 2, js.RETRY: 3, js.SUCCESS: 3, js.FAILURE: 3}
-    reports = [js.STARTED, js.SUCCESS, js.FAILURE, js.RETRY, js.PROGRESS]
+    reports = [js.STARTED, js.SUCCESS, js.FAILURE, js.RETRY, js.PROGRESS, js.HEARTBEAT]
     for order in itertools.permutations(reports):
         state = js.ENQUEUED
         terminal_seen = False
         for reported in order:
-            if js.judge_report(state, 1, reported, 1).apply and reported != js.PROGRESS:
+            if js.judge_report(state, 1, reported, 1).apply and reported not in js.NO_STATE_CHANGE:
                 assert rank[reported] >= rank[state]
                 assert not terminal_seen
                 state = reported

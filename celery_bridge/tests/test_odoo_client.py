@@ -1,8 +1,9 @@
-"""The workers' XML-RPC client and report batching, against a local XML-RPC server.
+"""The workers' XML-RPC client and report spool, against a local XML-RPC server and a real Redis.
 
 The server speaks the real protocol and answers as Odoo's /xmlrpc/2 endpoints do; the end-to-end
 tests run the same client against a real Odoo.
 """
+import json
 import threading
 import time
 import xmlrpc.client
@@ -67,8 +68,8 @@ def report(n, state="success"):
     return {"uuid": f"job-{n}", "attempt": 1, "state": state}
 
 
-def test_reports_queued_during_a_call_go_out_together(fake_odoo):
-    reporter = Reporter(lambda: OdooClient(settings_for(fake_odoo.port)), batch_size=500)
+def test_reports_queued_during_a_call_go_out_together(fake_odoo, redis_db):
+    reporter = Reporter(redis_db, lambda: OdooClient(settings_for(fake_odoo.port)), batch_size=500, key=redis_db.test_prefix + "spool")
     for n in range(60):
         reporter.submit(report(n))
     assert reporter.flush(timeout=10)
@@ -77,8 +78,8 @@ def test_reports_queued_during_a_call_go_out_together(fake_odoo):
     assert len(fake_odoo.batches) < 10, f"{len(fake_odoo.batches)} calls for 60 reports: not batched"
 
 
-def test_batch_size_is_respected(fake_odoo):
-    reporter = Reporter(lambda: OdooClient(settings_for(fake_odoo.port)), batch_size=5)
+def test_batch_size_is_respected(fake_odoo, redis_db):
+    reporter = Reporter(redis_db, lambda: OdooClient(settings_for(fake_odoo.port)), batch_size=5, key=redis_db.test_prefix + "spool")
     for n in range(23):
         reporter.submit(report(n))
     assert reporter.flush(timeout=10)
@@ -86,14 +87,15 @@ def test_batch_size_is_respected(fake_odoo):
     assert sum(len(batch) for batch in fake_odoo.batches) == 23
 
 
-def test_reports_wait_for_odoo_to_come_back():
+def test_reports_wait_for_odoo_to_come_back(redis_db):
     fake = FakeOdoo()
     with __import__("socket").socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    reporter = Reporter(lambda: OdooClient(settings_for(port)), retry_max_delay=0.5)
+    reporter = Reporter(redis_db, lambda: OdooClient(settings_for(port)), retry_max_delay=0.5, key=redis_db.test_prefix + "spool")
     reporter.submit(report(1))
     assert not reporter.flush(timeout=1.0), "nothing can be delivered while Odoo is down"
+    assert reporter.pending() == 1, "the report waits in the Redis spool"
     server = serve(fake, port)
     try:
         assert reporter.flush(timeout=15)
@@ -103,9 +105,9 @@ def test_reports_wait_for_odoo_to_come_back():
         server.server_close()
 
 
-def test_one_malformed_report_does_not_hold_back_the_others(fake_odoo):
+def test_one_malformed_report_does_not_hold_back_the_others(fake_odoo, redis_db):
     fake_odoo.delay = 0.2
-    reporter = Reporter(lambda: OdooClient(settings_for(fake_odoo.port)))
+    reporter = Reporter(redis_db, lambda: OdooClient(settings_for(fake_odoo.port)), key=redis_db.test_prefix + "spool")
     reporter.submit(report(0))  # occupies the line while the next three queue up together
     time.sleep(0.05)
     for item in (report(1), report(2, state="poison"), report(3)):
@@ -123,3 +125,12 @@ def test_wrong_key_is_an_auth_error(fake_odoo):
 def test_missing_key_says_what_to_do():
     with pytest.raises(OdooAuthError, match="ODOO_API_KEY is not set"):
         OdooClient(settings_for(1, key="")).authenticate()
+
+
+def test_a_spool_left_by_a_dead_process_is_delivered_by_another(fake_odoo, redis_db):
+    key = redis_db.test_prefix + "spool"
+    for n in range(3):  # what a killed worker process left behind
+        redis_db.rpush(key, json.dumps(report(n)))
+    reporter = Reporter(redis_db, lambda: OdooClient(settings_for(fake_odoo.port)), key=key)
+    assert reporter.flush(timeout=10)
+    assert [r["uuid"] for batch in fake_odoo.batches for r in batch] == ["job-0", "job-1", "job-2"]

@@ -5,13 +5,16 @@ import uuid as uuid_lib
 from datetime import datetime, timedelta
 from urllib.parse import urlsplit
 
+import psycopg2.errors
+from psycopg2 import errorcodes
+
 from odoo import api, fields, models
 from odoo.exceptions import AccessError, UserError, ValidationError
 from odoo.http import request
 from odoo.modules.registry import Registry
 from odoo.tools import config
 
-from celery_bridge import errors, jobstate, producer
+from celery_bridge import errors, idempotency, jobstate, producer
 from celery_bridge.config import load_settings
 from celery_bridge.scrub import scrub
 
@@ -23,12 +26,24 @@ ORIGINS = [
     ("automation", "Automated action"),
     ("xmlrpc", "External service (XML-RPC)"),
 ]
-DISPATCH_OPTIONS = ("queue", "priority", "countdown", "eta", "res_model", "res_id", "origin")
+DISPATCH_OPTIONS = (
+    "queue", "priority", "countdown", "eta", "res_model", "res_id", "origin",
+    "idempotency_key", "idempotent", "idempotency_scope",
+)
 # A job due sooner than this goes out with the transaction's commit instead of waiting for a sweep.
 IMMEDIATE = timedelta(seconds=1)
 PUBLISH_BATCH = 500
 MAX_REPORTS_PER_CALL = 5000
 POSTCOMMIT_KEY = "smart_dairy_jobs.publish_ids"
+
+
+class IdempotencyKeyRace(psycopg2.errors.SerializationFailure):
+    """A concurrent transaction took the key and has not shown us its job yet.
+
+    As a serialization failure, Odoo retries the whole call, which then finds that job.
+    """
+
+    pgcode = errorcodes.SERIALIZATION_FAILURE
 
 
 def odoo_side_settings():
@@ -94,6 +109,17 @@ class SmartDairyJob(models.Model):
     company_id = fields.Many2one(
         "res.company", required=True, readonly=True, default=lambda self: self.env.company, index=True
     )
+    retry_count = fields.Integer(readonly=True, default=0, help="Failed attempts that were retried.")
+    lease_expires_at = fields.Datetime(
+        string="Lease Expires", readonly=True, index=True,
+        help="A started job whose worker stops sending heartbeats is taken back after this.",
+    )
+    attempt_log = fields.Text(readonly=True, default="[]", help="What happened to each attempt (JSON).")
+    idempotency_key = fields.Char(readonly=True, index=True, copy=False)
+    idempotency_expires_at = fields.Datetime(readonly=True)
+    original_job_id = fields.Many2one("smart_dairy.job", string="Re-runs Job", readonly=True, index=True)
+    requeued_from_id = fields.Many2one("smart_dairy.job.dead.letter", string="Requeued From", readonly=True)
+    dead_letter_ids = fields.One2many("smart_dairy.job.dead.letter", "job_id", string="Dead Letters")
     res_model = fields.Char(string="Related Model", readonly=True, index=True)
     res_id = fields.Many2oneReference(string="Related Record ID", model_field="res_model", readonly=True)
 
@@ -101,6 +127,7 @@ class SmartDairyJob(models.Model):
         ("uuid_unique", "UNIQUE(uuid)", "Two jobs cannot share a task UUID."),
         ("progress_range", "CHECK(progress BETWEEN 0 AND 100)", "Progress must be between 0 and 100."),
         ("priority_range", "CHECK(priority BETWEEN 0 AND 9)", "Job priority must be between 0 and 9."),
+        ("idempotency_key_unique", "UNIQUE(idempotency_key)", "Another job holds this idempotency key."),
     ]
 
     @api.depends("task_name")
@@ -125,9 +152,38 @@ class SmartDairyJob(models.Model):
         """
         if not (self.env.su or self.env.user.has_group("smart_dairy_jobs.group_user")):
             raise AccessError(self.env._("Only Jobs users may dispatch background jobs."))
-        job = self.sudo().create(self._prepare_dispatch(task_name, args, kwargs, options))
+        vals = self._prepare_dispatch(task_name, args, kwargs, options)
+        key = vals.get("idempotency_key")
+        if not key:
+            job = self.sudo().create(vals)
+        else:
+            job = self._job_holding_key(key)
+            if job:
+                return job.with_env(self.env)
+            try:
+                with self.env.cr.savepoint():
+                    job = self.sudo().create(vals)
+            except psycopg2.errors.UniqueViolation:
+                # The unique index, not a search, decides who wins a race for the key.
+                job = self._job_holding_key(key)
+                if not job:
+                    raise IdempotencyKeyRace("idempotency key %s taken by a concurrent dispatch" % key) from None
+                return job.with_env(self.env)
         job._schedule_publish()
         return job.with_env(self.env)
+
+    @api.model
+    def _job_holding_key(self, key):
+        """The job holding an idempotency key, after freeing the key if its TTL has run out."""
+        self.env["smart_dairy.job"].flush_model(["idempotency_key", "idempotency_expires_at"])
+        self.env.cr.execute(
+            """UPDATE smart_dairy_job SET idempotency_key = NULL
+                WHERE idempotency_key = %s AND idempotency_expires_at < now() AT TIME ZONE 'UTC'""",
+            [key],
+        )
+        if self.env.cr.rowcount:
+            self.env["smart_dairy.job"].invalidate_model(["idempotency_key"])
+        return self.sudo().with_context(active_test=False).search([("idempotency_key", "=", key)], limit=1)
 
     @api.model
     def _prepare_dispatch(self, task_name, args, kwargs, options):
@@ -176,7 +232,29 @@ class SmartDairyJob(models.Model):
             "company_id": self.env.company.id,
         }
         vals.update(self._dispatch_related_record(options.get("res_model"), options.get("res_id")))
+        vals.update(self._dispatch_idempotency(task, args, kwargs, options))
         return vals
+
+    @api.model
+    def _dispatch_idempotency(self, task, args, kwargs, options):
+        explicit_key = options.get("idempotency_key")
+        wanted = options.get("idempotent")
+        if wanted is None:
+            wanted = bool(explicit_key) or task.idempotency != "none"
+        if not wanted and not explicit_key:
+            return {}
+        if explicit_key is not None and (not isinstance(explicit_key, str) or not explicit_key.strip()):
+            raise ValidationError(self.env._("idempotency_key must be a non-empty string."))
+        scope = options.get("idempotency_scope") or (task.idempotency if task.idempotency != "none" else "global")
+        try:
+            key = idempotency.make_key(task.name, args, kwargs, scope=scope, user_id=self.env.uid,
+                                       company_id=self.env.company.id, key=explicit_key)
+        except ValueError as exc:
+            raise ValidationError(str(exc)) from None
+        return {
+            "idempotency_key": key,
+            "idempotency_expires_at": fields.Datetime.now() + timedelta(seconds=task.idempotency_ttl),
+        }
 
     @api.model
     def _decode_json_argument(self, value, expected_type, label):
@@ -297,7 +375,8 @@ class SmartDairyJob(models.Model):
                 cr.execute(
                     """
                     SELECT job.id, job.uuid, job.task_name, queue.name, job.priority, job.args_json,
-                           job.kwargs_json, job.attempt, job.max_retries, task.soft_time_limit, task.time_limit
+                           job.kwargs_json, job.attempt, task.soft_time_limit, task.time_limit,
+                           job.idempotency_key, task.idempotency_ttl, task.lease_seconds, task.external_service
                       FROM smart_dairy_job job
                       JOIN smart_dairy_job_queue queue ON queue.id = job.queue_id
                       JOIN smart_dairy_job_task task ON task.id = job.task_type_id
@@ -317,7 +396,8 @@ class SmartDairyJob(models.Model):
                     producer.Outgoing(
                         uuid=row[1], task_name=row[2], queue=row[3], priority=row[4],
                         args=json.loads(row[5] or "[]"), kwargs=json.loads(row[6] or "{}"),
-                        attempt=row[7] + 1, max_retries=row[8], soft_time_limit=row[9], time_limit=row[10],
+                        attempt=row[7] + 1, soft_time_limit=row[8], time_limit=row[9],
+                        key=row[10], key_ttl=row[11], lease=row[12], service=row[13] or None,
                     )
                     for row in rows
                 ]
@@ -354,22 +434,34 @@ class SmartDairyJob(models.Model):
 
     # ------------------------------------------------------------------ user actions
 
-    def action_cancel(self):
+    def action_cancel(self, terminate=False):
+        """Cancel jobs not yet running; with ``terminate`` (Jobs managers) also stop running ones."""
         is_manager = self.env.user.has_group("smart_dairy_jobs.group_manager")
+        if terminate and not is_manager:
+            raise AccessError(self.env._("Only Jobs managers may terminate running jobs."))
+        allowed = jobstate.CANCELLABLE | (jobstate.TERMINABLE if terminate else frozenset())
         for job in self:
-            if job.state not in jobstate.CANCELLABLE:
+            if job.state not in allowed:
                 raise UserError(
-                    self.env._("Job %(job)s is %(state)s and can no longer be cancelled.",
-                      job=job.display_name, state=dict(jobstate.STATES)[job.state])
+                    self.env._("Job %(job)s is %(state)s and can no longer be cancelled%(hint)s.",
+                               job=job.display_name, state=dict(jobstate.STATES)[job.state],
+                               hint="" if terminate or job.state != jobstate.STARTED
+                               else self.env._(" (a manager may terminate it)"))
                 )
             if not is_manager and job.user_id != self.env.user:
                 raise AccessError(self.env._("Only Jobs managers may cancel jobs dispatched by someone else."))
         on_broker = self.filtered(lambda job: job.state == jobstate.ENQUEUED).mapped("uuid")
-        self.sudo().write({"state": jobstate.CANCELLED, "date_done": fields.Datetime.now()})
+        running = self.filtered(lambda job: job.state == jobstate.STARTED).mapped("uuid")
+        self.sudo().write({"state": jobstate.CANCELLED, "date_done": fields.Datetime.now(), "lease_expires_at": False})
+        settings = odoo_side_settings()
         if on_broker:
-            settings = odoo_side_settings()
             self.env.cr.postcommit.add(lambda: producer.revoke(settings, on_broker))
+        if running:
+            self.env.cr.postcommit.add(lambda: producer.revoke(settings, running, terminate=True))
         return True
+
+    def action_terminate(self):
+        return self.action_cancel(terminate=True)
 
     def action_open_related_record(self):
         self.ensure_one()
@@ -388,7 +480,8 @@ class SmartDairyJob(models.Model):
 
         Each report names a job by uuid and attempt.  Returns one outcome per report, in order:
         ``{"uuid", "status": applied|ignored|unknown|invalid, "message"}``.  A late or repeated
-        report is ignored, never applied backwards.
+        report is ignored, never applied backwards.  A failure goes through the task type's retry
+        policy: the job is retried when due, or lands in the dead-letter queue.
         """
         if not self.env.user.has_group("smart_dairy_jobs.group_bridge"):
             raise AccessError(self.env._("Only the Celery bridge user may report on jobs."))
@@ -412,14 +505,12 @@ class SmartDairyJob(models.Model):
         self.env.cr.execute(
             "SELECT id, uuid FROM smart_dairy_job WHERE uuid = ANY(%s) ORDER BY id FOR UPDATE", [uuids]
         )
-        job_by_uuid = {}
-        rows = self.env.cr.fetchall()
-        jobs = self.sudo().browse([row[0] for row in rows])
-        for job in jobs:
-            job_by_uuid[job.uuid] = job
+        jobs = self.sudo().browse([row[0] for row in self.env.cr.fetchall()])
+        job_by_uuid = {job.uuid: job for job in jobs}
 
         live = {}
         pending_vals = {}
+        failures = []
         for index, report in valid:
             job = job_by_uuid.get(report["uuid"])
             if not job:
@@ -433,18 +524,22 @@ class SmartDairyJob(models.Model):
             if not verdict.apply:
                 outcomes[index] = {"uuid": job.uuid, "status": "ignored", "message": verdict.reason}
                 continue
-            vals = pending_vals.setdefault(job, {})
-            vals.update(self._vals_from_report(report))
-            if report["state"] != jobstate.PROGRESS:
+            if report["state"] == jobstate.FAILURE:
+                failures.append((job, report))
+            else:
+                pending_vals.setdefault(job, {}).update(job._vals_from_report(report))
+            if report["state"] not in jobstate.NO_STATE_CHANGE:
                 live[job] = (report["state"], attempt)
             outcomes[index] = {"uuid": job.uuid, "status": "applied", "message": ""}
 
-        retrying = self.sudo().browse()
+        deferred = self.sudo().browse()
         for job, vals in pending_vals.items():
-            job.write(vals)
             if vals.get("state") == jobstate.RETRY:
-                retrying |= job
-        retrying._schedule_publish()
+                vals["attempt_log"] = job._logged(outcome="deferred", reason=vals.pop("deferred_reason", ""))
+                deferred |= job
+            job.write(vals)
+        deferred._schedule_publish()
+        self._settle_failures([(job, report) for job, report in failures])
         return outcomes
 
     @api.model
@@ -470,6 +565,10 @@ class SmartDairyJob(models.Model):
             return "progress must be an integer from 0 to 100"
         if report.get("error_type") and report["error_type"] not in dict(errors.ERROR_TYPES):
             return "unknown error_type %r" % report["error_type"]
+        for number in ("retry_in", "retry_after", "runtime"):
+            value = report.get(number)
+            if value is not None and (not isinstance(value, (int, float)) or isinstance(value, bool) or value < 0):
+                return "%s must be a number of seconds" % number
         try:
             self._report_time(report)
         except ValueError:
@@ -482,27 +581,96 @@ class SmartDairyJob(models.Model):
             return fields.Datetime.now()
         return datetime.fromisoformat(report["at"]).replace(tzinfo=None, microsecond=0)
 
-    @api.model
+    def _lease_end(self):
+        # Odoo's clock, not the worker's: leases are judged here.
+        return fields.Datetime.now() + timedelta(seconds=self.task_type_id.lease_seconds)
+
     def _vals_from_report(self, report):
+        """Field values for a report that is not a failure (those go through the retry policy)."""
         state = report["state"]
-        at = self._report_time(report)
+        if state == jobstate.HEARTBEAT:
+            return {"lease_expires_at": self._lease_end()}
         if state == jobstate.PROGRESS:
             return {"progress": report.get("progress") or 0, "progress_message": report.get("progress_message") or False}
-        vals = {"state": state}
+        at = self._report_time(report)
         if state == jobstate.STARTED:
-            vals.update(date_started=at, worker_hostname=report.get("worker") or False, progress=0,
-                        progress_message=False)
-            return vals
-        vals.update(date_done=at, duration=float(report.get("runtime") or 0.0))
-        if state == jobstate.SUCCESS:
-            vals.update(result_json=report.get("result", "null"), progress=100, error_type=False,
-                        error_message=False, error_traceback=False)
-        else:
-            vals.update(
-                error_type=report.get("error_type") or errors.INTERNAL,
-                error_message=report.get("error_message") or False,
-                error_traceback=report.get("traceback") or False,
-            )
-            if state == jobstate.RETRY:
-                vals.update(date_done=False, eta=at + timedelta(seconds=float(report.get("retry_in") or 0)))
-        return vals
+            return {"state": state, "date_started": at, "worker_hostname": report.get("worker") or False,
+                    "progress": 0, "progress_message": False, "lease_expires_at": self._lease_end()}
+        if state == jobstate.RETRY:  # deferred by the worker without running
+            return {"state": state, "eta": at + timedelta(seconds=float(report.get("retry_in") or 0)),
+                    "lease_expires_at": False, "deferred_reason": report.get("deferred_reason") or ""}
+        return {"state": state, "date_done": at, "duration": float(report.get("runtime") or 0.0),
+                "result_json": report.get("result", "null"), "progress": 100, "error_type": False,
+                "error_message": False, "error_traceback": False, "lease_expires_at": False}
+
+    def _logged(self, **entry):
+        """The attempt log with one more entry for the current attempt."""
+        log = json.loads(self.attempt_log or "[]")
+        log.append(dict(entry, attempt=self.attempt, at=fields.Datetime.to_string(fields.Datetime.now())))
+        return json.dumps(log)
+
+    @api.model
+    def _settle_failures(self, failures):
+        """Retry or give up on failed attempts, by each task type's policy; the given-up go to the DLQ."""
+        retrying = dead = self.sudo().browse()
+        for job, report in failures:
+            error_type = report.get("error_type") or errors.INTERNAL
+            at = self._report_time(report)
+            decision = errors.retry_decision(error_type, job.retry_count, job.task_type_id._retry_policy(),
+                                             report.get("retry_after"))
+            vals = {
+                "error_type": error_type,
+                "error_message": report.get("error_message") or False,
+                "error_traceback": report.get("traceback") or False,
+                "duration": float(report.get("runtime") or 0.0),
+                "lease_expires_at": False,
+            }
+            if decision.retry:
+                vals.update(state=jobstate.RETRY, eta=at + timedelta(seconds=decision.delay),
+                            retry_count=job.retry_count + 1, date_done=False,
+                            attempt_log=job._logged(outcome="retry", error_type=error_type,
+                                                    delay=round(decision.delay, 3)))
+                retrying |= job
+            else:
+                vals.update(state=jobstate.FAILURE, date_done=at,
+                            attempt_log=job._logged(outcome="failure", error_type=error_type))
+                dead |= job
+            job.write(vals)
+        retrying._schedule_publish()
+        if dead:
+            self.env["smart_dairy.job.dead.letter"].sudo()._create_for_jobs(dead)
+
+    # ------------------------------------------------------------------ stuck jobs
+
+    @api.model
+    def _cron_reap_stuck_jobs(self):
+        """Take back jobs whose worker vanished (lease expired) and resend jobs enqueued for too long."""
+        now = fields.Datetime.now()
+        Job = self.sudo()
+        lost = Job.search([("state", "=", jobstate.STARTED), ("lease_expires_at", "<", now)], limit=1000)
+        if lost:
+            _logger.warning("%d started job(s) lost their worker (lease expired)", len(lost))
+            Job._settle_failures([
+                (job, {"error_type": errors.WORKER_LOST,
+                       "error_message": "No heartbeat from %s since %s" % (job.worker_hostname or "the worker",
+                                                                           job.lease_expires_at)})
+                for job in lost
+            ])
+        self.env.cr.execute(
+            """
+            SELECT job.id FROM smart_dairy_job job
+              JOIN smart_dairy_job_task task ON task.id = job.task_type_id
+             WHERE job.state = %s
+               AND job.date_enqueued < (now() AT TIME ZONE 'UTC') - task.enqueued_timeout * interval '1 second'
+             LIMIT 1000
+            """,
+            [jobstate.ENQUEUED],
+        )
+        stale = Job.browse([row[0] for row in self.env.cr.fetchall()])
+        for job in stale:
+            job.write({"state": jobstate.RETRY, "eta": now,
+                       "attempt_log": job._logged(outcome="republished", reason="enqueued for too long")})
+        if stale:
+            _logger.warning("%d job(s) enqueued for too long are sent again", len(stale))
+            stale._schedule_publish()
+        return len(lost) + len(stale)

@@ -1,6 +1,9 @@
 from odoo import api, fields, models
 from odoo.exceptions import ValidationError
 
+from celery_bridge import errors
+from celery_bridge import idempotency as idempotency_keys
+
 from .smart_dairy_job_queue import PRIORITY_HELP
 
 CATEGORIES = [
@@ -39,7 +42,34 @@ class SmartDairyJobTask(models.Model):
     time_limit = fields.Integer(
         string="Hard Time Limit (s)", required=True, default=60, help="The task is killed when this runs out."
     )
-    max_retries = fields.Integer(required=True, default=3)
+    max_retries = fields.Integer(
+        required=True, default=3, help="No error class is retried more often than this (B-009 §3.1)."
+    )
+    retry_backoff_base = fields.Float(
+        string="Backoff Base (s)", default=2.0, required=True,
+        help="Exponential backoff waits up to base × 2^retries seconds, chosen at random (full jitter).",
+    )
+    retry_backoff_max = fields.Float(string="Backoff Cap (s)", default=600.0, required=True)
+    retry_rule_ids = fields.One2many(
+        "smart_dairy.job.task.retry.rule", "task_id", string="Retry Rules",
+        help="Per error class overrides of the B-009 §6.1 retry policy.",
+    )
+    lease_seconds = fields.Integer(
+        string="Lease (s)", default=60, required=True,
+        help="A started job whose worker has not sent a heartbeat for this long is considered lost.",
+    )
+    enqueued_timeout = fields.Integer(
+        string="Enqueued Timeout (s)", default=3600, required=True,
+        help="A job enqueued for longer than this is sent again (its message may have been lost).",
+    )
+    idempotency = fields.Selection(
+        [("none", "None")] + idempotency_keys.SCOPES, default="none", required=True,
+        help="Dispatching the same task with the same arguments within the TTL returns the first job.",
+    )
+    idempotency_ttl = fields.Integer(string="Idempotency TTL (s)", default=idempotency_keys.DEFAULT_TTL, required=True)
+    external_service = fields.Char(
+        help="Name of the external service this task calls; its circuit breaker guards the task.",
+    )
     active = fields.Boolean(
         default=True, help="Inactive task types cannot be dispatched (e.g. no worker implements them yet)."
     )
@@ -49,7 +79,24 @@ class SmartDairyJobTask(models.Model):
         ("name_unique", "UNIQUE(name)", "A task type with this name already exists."),
         ("priority_range", "CHECK(priority BETWEEN 0 AND 9)", "Task priority must be between 0 and 9."),
         ("max_retries_positive", "CHECK(max_retries >= 0)", "Max retries cannot be negative."),
+        ("backoff_positive", "CHECK(retry_backoff_base > 0 AND retry_backoff_max > 0)",
+         "Backoff base and cap must be positive."),
+        ("lease_positive", "CHECK(lease_seconds > 0 AND enqueued_timeout > 0)",
+         "Lease and enqueued timeout must be positive."),
+        ("idempotency_ttl_positive", "CHECK(idempotency_ttl > 0)", "The idempotency TTL must be positive."),
     ]
+
+    def _retry_policy(self):
+        self.ensure_one()
+        return errors.RetryPolicy(
+            max_retries=self.max_retries,
+            backoff_base=self.retry_backoff_base,
+            backoff_max=self.retry_backoff_max,
+            overrides={
+                rule.error_type: errors.Policy(rule.strategy, rule.max_retries, rule.delay)
+                for rule in self.retry_rule_ids
+            },
+        )
 
     @api.constrains("soft_time_limit", "time_limit")
     def _check_time_limits(self):

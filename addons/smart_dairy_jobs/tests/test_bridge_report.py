@@ -86,14 +86,13 @@ class TestBridgeReport(SmartDairyJobsCase):
         self.assertEqual(self.job.error_type, "validation")
         self.assertEqual(self.job.error_message, "InvalidInput: no cow 42")
 
-    def test_retry_waits_in_odoo_until_due(self):
-        self.report(self.started(), {
-            "uuid": self.job.uuid, "attempt": 1, "state": "retry", "error_type": "network_timeout",
-            "error_message": "timeout", "retry_in": 30, "at": "2026-11-21 08:00:02",
-        })
+    def test_a_deferral_waits_in_odoo_without_counting_as_a_retry(self):
+        self.report({"uuid": self.job.uuid, "attempt": 1, "state": "retry", "retry_in": 30,
+                     "at": "2026-11-21 08:00:02", "deferred_reason": "circuit open for bkash"})
         self.assertEqual(self.job.state, "retry")
         self.assertEqual(str(self.job.eta), "2026-11-21 08:00:32")
-        self.assertEqual(self.job.error_type, "network_timeout")
+        self.assertEqual(self.job.retry_count, 0)
+        self.assertEqual(json.loads(self.job.attempt_log)[-1]["outcome"], "deferred")
 
     def test_progress_is_shown_while_running(self):
         self.report(self.started(), {"uuid": self.job.uuid, "attempt": 1, "state": "progress", "progress": 50,

@@ -1,1 +1,2 @@
 from . import smart_dairy_job_bridge_key
+from . import smart_dairy_job_dead_letter_resolve

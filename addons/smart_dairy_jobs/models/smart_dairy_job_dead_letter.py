@@ -1,0 +1,121 @@
+import json
+
+from odoo import api, fields, models
+from odoo.exceptions import UserError
+
+from celery_bridge import errors
+from celery_bridge.scrub import scrub
+
+STATES = [("new", "New"), ("requeued", "Requeued"), ("resolved", "Resolved"), ("discarded", "Discarded")]
+
+
+class SmartDairyJobDeadLetter(models.Model):
+    """A job that failed for good: kept for an admin to inspect, fix and requeue, resolve or discard."""
+
+    _name = "smart_dairy.job.dead.letter"
+    _inherit = ["mail.thread", "mail.activity.mixin"]
+    _description = "Dead-Letter Entry"
+    _order = "failed_at desc, id desc"
+    _check_company_auto = True
+
+    job_id = fields.Many2one("smart_dairy.job", required=True, readonly=True, ondelete="cascade", index=True,
+                             check_company=True)
+    task_type_id = fields.Many2one(related="job_id.task_type_id", store=True, string="Type of Task")
+    task_name = fields.Char(required=True, readonly=True, index=True)
+    queue_id = fields.Many2one(related="job_id.queue_id", store=True)
+    args_display = fields.Text(string="Arguments", readonly=True, help="Secrets are masked.")
+    kwargs_display = fields.Text(string="Keyword Arguments", readonly=True, help="Secrets are masked.")
+    error_type = fields.Selection(errors.ERROR_TYPES, readonly=True)
+    error_message = fields.Text(readonly=True)
+    error_traceback = fields.Text(string="Traceback", readonly=True)
+    attempts = fields.Integer(readonly=True)
+    failed_at = fields.Datetime(required=True, readonly=True, default=fields.Datetime.now)
+    state = fields.Selection(STATES, required=True, default="new", tracking=True, index=True)
+    note = fields.Text(tracking=True)
+    requeued_job_id = fields.Many2one("smart_dairy.job", string="Requeued As", readonly=True, copy=False)
+    company_id = fields.Many2one("res.company", required=True, readonly=True, index=True)
+
+    @api.depends("task_name", "failed_at")
+    def _compute_display_name(self):
+        for entry in self:
+            entry.display_name = f"{entry.task_name} ({entry.job_id.uuid or ''})"
+
+    @api.model
+    def _create_for_jobs(self, jobs):
+        """One entry per job that failed for good; Jobs managers hear at once of failed payments."""
+        raw = {row["id"]: row for row in jobs.sudo().read(["args_json", "kwargs_json"])}
+        entries = self.sudo().create([
+            {
+                "job_id": job.id,
+                "task_name": job.task_name,
+                "args_display": json.dumps(scrub(json.loads(raw[job.id]["args_json"] or "[]")), indent=1),
+                "kwargs_display": json.dumps(scrub(json.loads(raw[job.id]["kwargs_json"] or "{}")), indent=1),
+                "error_type": job.error_type,
+                "error_message": job.error_message,
+                "error_traceback": job.error_traceback,
+                "attempts": job.attempt,
+                "failed_at": job.date_done or fields.Datetime.now(),
+                "company_id": job.company_id.id,
+            }
+            for job in jobs
+        ])
+        payments = entries.filtered(lambda entry: entry.task_type_id.category == "payment")
+        if payments:
+            payments._alert_managers()
+        return entries
+
+    def _alert_managers(self):
+        managers = self.env.ref("smart_dairy_jobs.group_manager").users.filtered(lambda user: user.active and not user.share)
+        for entry in self:
+            entry.message_post(
+                body=self.env._("Payment job %(job)s failed for good: %(error)s",
+                                job=entry.job_id.display_name, error=entry.error_message or entry.error_type),
+                partner_ids=managers.partner_id.ids,
+                subtype_xmlid="mail.mt_comment",
+                message_type="notification",
+            )
+
+    def _check_open(self):
+        closed = self.filtered(lambda entry: entry.state != "new")
+        if closed:
+            raise UserError(self.env._("Only new dead letters can be handled; %(names)s already were.",
+                                       names=", ".join(closed.mapped("display_name"))))
+
+    def action_requeue(self):
+        """Dispatch each entry's job again, as a new job linked to the entry and the original."""
+        self._check_open()
+        for entry in self:
+            original = entry.job_id.sudo()
+            new_job = self.env["smart_dairy.job"].with_company(original.company_id).dispatch(
+                original.task_name,
+                args=json.loads(original.args_json or "[]"),
+                kwargs=json.loads(original.kwargs_json or "{}"),
+                queue=original.queue_id.name,
+                priority=original.priority,
+                origin="ui",
+                **({"res_model": original.res_model, "res_id": original.res_id} if original.res_model else {}),
+            )
+            new_job.sudo().write({"original_job_id": original.id, "requeued_from_id": entry.id})
+            entry.write({"state": "requeued", "requeued_job_id": new_job.id})
+        return True
+
+    def action_discard(self):
+        self._check_open()
+        self.write({"state": "discarded"})
+        return True
+
+    def action_open_resolve_wizard(self):
+        self._check_open()
+        return {
+            "type": "ir.actions.act_window",
+            "res_model": "smart_dairy.job.dead.letter.resolve",
+            "view_mode": "form",
+            "target": "new",
+            "context": {"active_ids": self.ids, "active_model": self._name},
+            "name": self.env._("Resolve Dead Letters"),
+        }
+
+    def _resolve(self, note):
+        self._check_open()
+        self.write({"state": "resolved", "note": note})
+        return True

@@ -1,0 +1,44 @@
+from datetime import timedelta
+
+from odoo import fields
+from odoo.exceptions import ValidationError
+
+from .common import SmartDairyJobsCase
+
+
+class TestIdempotentDispatch(SmartDairyJobsCase):
+    def test_same_key_returns_the_same_job(self):
+        first = self.dispatch_as(self.jobs_user, idempotency_key="milk-order-42")
+        second = self.dispatch_as(self.jobs_user, idempotency_key="milk-order-42", args=[1])
+        self.assertEqual(first, second)
+        self.assertEqual(first.idempotency_key, "global:milk-order-42")
+
+    def test_derived_key_follows_the_arguments(self):
+        first = self.dispatch_as(self.jobs_user, idempotent=True, kwargs={"a": 1, "b": 2})
+        self.assertEqual(first, self.dispatch_as(self.jobs_user, idempotent=True, kwargs={"b": 2, "a": 1}))
+        self.assertNotEqual(first, self.dispatch_as(self.jobs_user, idempotent=True, kwargs={"a": 2}))
+
+    def test_user_scope_keeps_users_apart(self):
+        mine = self.dispatch_as(self.jobs_user, idempotency_key="k", idempotency_scope="user")
+        theirs = self.dispatch_as(self.jobs_manager, idempotency_key="k", idempotency_scope="user")
+        self.assertNotEqual(mine, theirs)
+
+    def test_task_type_default_makes_every_dispatch_idempotent(self):
+        self.env.ref("smart_dairy_jobs.task_health_ping").idempotency = "company"
+        first = self.dispatch_as(self.jobs_user)
+        self.assertTrue(first.idempotency_key.startswith("company-"))
+        self.assertEqual(first, self.dispatch_as(self.jobs_user))
+        self.assertNotEqual(first, self.dispatch_as(self.jobs_user, idempotent=False))
+
+    def test_an_expired_key_is_free_again(self):
+        first = self.dispatch_as(self.jobs_user, idempotency_key="daily")
+        first.sudo().idempotency_expires_at = fields.Datetime.now() - timedelta(seconds=1)
+        second = self.dispatch_as(self.jobs_user, idempotency_key="daily")
+        self.assertNotEqual(first, second)
+        self.assertFalse(first.idempotency_key)
+
+    def test_bad_keys_and_scopes_are_refused(self):
+        with self.assertRaisesRegex(ValidationError, "idempotency scope must be one of"):
+            self.dispatch_as(self.jobs_user, idempotency_key="k", idempotency_scope="planet")
+        with self.assertRaisesRegex(ValidationError, "idempotency_key must be a non-empty string"):
+            self.dispatch_as(self.jobs_user, idempotency_key="  ")

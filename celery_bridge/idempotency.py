@@ -1,0 +1,101 @@
+"""Idempotency keys (shared) and the workers' claim on a job before running it.
+
+Odoo derives the key at dispatch (and stores it under a unique constraint); workers claim the key
+in Redis with SET NX before running, so a duplicate dispatch or a redelivered message returns the
+first result instead of running again.
+"""
+import hashlib
+import json
+import os
+import socket
+from typing import NamedTuple, Optional
+
+SCOPES = [("global", "Global"), ("user", "Per user"), ("company", "Per company")]
+DEFAULT_TTL = 3600
+PREFIX = "sdj:claim:"
+
+
+def canonical_arguments(args, kwargs):
+    return json.dumps([args or [], kwargs or {}], sort_keys=True, separators=(",", ":"), default=str)
+
+
+def make_key(task_name, args=None, kwargs=None, scope="global", user_id=None, company_id=None, key=None):
+    """The scoped idempotency key of a dispatch: the caller's ``key``, or a hash of task and arguments."""
+    if scope not in dict(SCOPES):
+        raise ValueError(f"idempotency scope must be one of {', '.join(dict(SCOPES))}, not {scope!r}")
+    if key is None:
+        digest = hashlib.sha256(f"{task_name}\n{canonical_arguments(args, kwargs)}".encode()).hexdigest()
+        key = f"{task_name}:{digest[:32]}"
+    owner = {"global": "global", "user": f"user-{user_id}", "company": f"company-{company_id}"}[scope]
+    return f"{owner}:{key}"
+
+
+class Claim(NamedTuple):
+    verdict: str  # "run", "done" (result is the first run's), "duplicate" (same job running elsewhere), "busy"
+    result: Optional[str] = None
+
+
+RUN, DONE, DUPLICATE, BUSY = "run", "done", "duplicate", "busy"
+
+
+def _owner():
+    return {"host": socket.gethostname(), "pid": os.getpid()}
+
+
+def _owner_is_dead(owner):
+    if not owner or owner.get("host") != socket.gethostname():
+        return False  # another machine: its claim's TTL (the job's lease) decides
+    try:
+        os.kill(int(owner["pid"]), 0)
+    except ProcessLookupError:
+        return True
+    except (PermissionError, ValueError, TypeError):
+        return False
+    return False
+
+
+class Claims:
+    """Claims in Redis. A running claim lives as long as the job's lease (heartbeats renew it)."""
+
+    def __init__(self, redis):
+        self.redis = redis
+
+    def claim(self, key, uuid, lease):
+        name = PREFIX + key
+        mine = json.dumps({"uuid": uuid, "state": "running", "owner": _owner()})
+        for _ in range(3):
+            if self.redis.set(name, mine, nx=True, ex=max(1, int(lease))):
+                return Claim(RUN)
+            raw = self.redis.get(name)
+            if raw is None:
+                continue  # expired between the two calls
+            current = json.loads(raw)
+            if current["state"] == "done":
+                return Claim(DONE, current.get("result"))
+            if current["uuid"] != uuid:
+                return Claim(BUSY)
+            if not _owner_is_dead(current.get("owner")):
+                return Claim(DUPLICATE)
+            # Our own job whose previous run died (killed worker process): take the claim over.
+            with self.redis.pipeline() as pipe:
+                pipe.watch(name)
+                if pipe.get(name) == raw:
+                    pipe.multi()
+                    pipe.set(name, mine, ex=max(1, int(lease)))
+                    if pipe.execute():
+                        return Claim(RUN)
+        return Claim(BUSY)
+
+    def renew(self, key, lease):
+        self.redis.expire(PREFIX + key, max(1, int(lease)))
+
+    def finish(self, key, uuid, result_json, ttl):
+        self.redis.set(PREFIX + key, json.dumps({"uuid": uuid, "state": "done", "result": result_json}),
+                       ex=max(1, int(ttl)))
+
+    def release(self, key, uuid):
+        """Drop a running claim after a failure, so the retry (or a later dispatch) may run."""
+        name = PREFIX + key
+        raw = self.redis.get(name)
+        if raw and json.loads(raw).get("uuid") == uuid and json.loads(raw).get("state") == "running":
+            self.redis.delete(name)

@@ -1,0 +1,21 @@
+import os
+import uuid
+
+import pytest
+import redis
+
+
+@pytest.fixture
+def redis_db():
+    """A real Redis (the machine's, database 15 by default); the test's keys are removed after it."""
+    client = redis.Redis.from_url(os.environ.get("SDJ_TEST_REDIS_URL", "redis://127.0.0.1:6379/15"))
+    client.ping()
+    prefix = f"test-{uuid.uuid4().hex[:8]}:"
+    client.test_prefix = prefix
+    yield client
+    keys = client.keys(prefix + "*") + client.keys("sdj:*" + prefix + "*")
+    if keys:
+        client.delete(*keys)
+    for member in client.smembers("sdj:circuits"):
+        if member.decode().startswith(prefix):
+            client.srem("sdj:circuits", member)
