@@ -86,6 +86,9 @@ class Deferred(Exception):
         super().__init__(reason)
         self.retry_in = retry_in
 
+    def __reduce__(self):  # Celery pickles exceptions; keep retry_in across
+        return type(self), (self.args[0], self.retry_in)
+
 
 class DuplicateDelivery(Exception):
     """Another process is running this very job: this copy of the message is dropped."""

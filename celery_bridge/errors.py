@@ -51,6 +51,9 @@ class RateLimited(JobError):
         super().__init__(message)
         self.retry_after = retry_after
 
+    def __reduce__(self):  # Celery pickles exceptions; keep retry_after across
+        return type(self), (self.args[0], self.retry_after)
+
 
 class InvalidInput(JobError):
     error_type = VALIDATION

@@ -32,8 +32,11 @@ def ping(self):
 
 
 @app.task(base=OdooJobTask, bind=True, name="smart_dairy.health.fail")
-def fail(self, error_type=errors.INTERNAL, message="diagnostic failure"):
-    """Raise the error asked for, to check how failures and retries reach Odoo."""
+def fail(self, error_type=errors.INTERNAL, message="diagnostic failure", **context):
+    """Raise the error asked for, to check how failures and retries reach Odoo.
+
+    ``context`` is ignored: it lets a test pass arguments (secrets, say) and see how they are shown.
+    """
     error_class = _DIAGNOSTIC_ERRORS.get(error_type)
     if error_class is None:
         raise errors.InvalidInput(f"unknown error type {error_type!r}")
@@ -59,3 +62,13 @@ def expect_file(self, path):
     if not os.path.exists(path):
         raise errors.NotFound(f"{path} does not exist")
     return {"found": path}
+
+
+@app.task(base=OdooJobTask, bind=True, name="smart_dairy.health.touch")
+def touch(self, path, hold=0.0):
+    """Append a line to ``path`` (after ``hold`` seconds): counts how often a job really ran."""
+    time.sleep(float(hold))
+    with open(path, "a", encoding="utf-8") as handle:
+        handle.write(f"{self.request.id}\n")
+    with open(path, encoding="utf-8") as handle:
+        return {"runs": sum(1 for _line in handle)}

@@ -79,3 +79,14 @@ def test_task_type_overrides_replace_the_default_rule():
 
 def test_worker_lost_is_retried_at_once():
     assert errors.retry_decision(errors.WORKER_LOST, 0, POLICY) == (True, 0.0)
+
+
+def test_typed_errors_survive_pickling_with_their_details():
+    import pickle
+
+    from celery_bridge.base import Deferred
+
+    limited = pickle.loads(pickle.dumps(errors.RateLimited("slow down", retry_after=7)))
+    assert (str(limited), limited.retry_after) == ("slow down", 7)
+    deferred = pickle.loads(pickle.dumps(Deferred("circuit open", 3.5)))
+    assert (str(deferred), deferred.retry_in) == ("circuit open", 3.5)

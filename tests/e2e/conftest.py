@@ -65,3 +65,29 @@ def gateway(odoo, admin):
         "groups_id": [(6, 0, [group_id])],
     })
     return Client(odoo, "iot_gateway", "gateway-pass-1")
+
+
+@pytest.fixture
+def live_worker(worker):
+    """The session's worker, started again if a test before killed it."""
+    if not worker.alive():
+        worker.start()
+    return worker
+
+
+@pytest.fixture
+def task_settings(admin):
+    """Change task types for one test; every change is undone after it."""
+    saved = []
+
+    def change(task_name, **vals):
+        task_id = admin("smart_dairy.job.task", "search", [("name", "=", task_name)])[0]
+        saved.append((task_id, admin("smart_dairy.job.task", "read", [task_id], list(vals))[0]))
+        admin("smart_dairy.job.task", "write", [task_id], vals)
+        return task_id
+
+    yield change
+    for task_id, old in reversed(saved):
+        old.pop("id")
+        old = {key: (value[0] if isinstance(value, list) else value) for key, value in old.items()}
+        admin("smart_dairy.job.task", "write", [task_id], old)

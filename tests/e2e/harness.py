@@ -136,14 +136,18 @@ class OdooServer:
             )
 
     def start(self):
-        self.log_handle = open(self.log, "w")
+        self.log_handle = open(self.log, "a")
         self.process = subprocess.Popen(self._cmd(), stdout=self.log_handle, stderr=subprocess.STDOUT, env=odoo_env())
         wait_for(lambda: self.rpc("common").version(), timeout=90, interval=0.3, what="Odoo to serve XML-RPC")
 
-    def stop(self):
+    def stop_http(self):
         if self.process:
             stop_process(self.process, 20)
+            self.process = None
             self.log_handle.close()
+
+    def stop(self):
+        self.stop_http()
         subprocess.run(["dropdb", "-h", "127.0.0.1", "-U", "postgres", "--if-exists", "--force", self.db], check=False)
 
     def rpc(self, endpoint):
@@ -182,19 +186,20 @@ class Worker:
         self.env = dict(
             odoo_env(), ODOO_URL=odoo.url, ODOO_DB=odoo.db, ODOO_API_KEY=api_key,
             CELERY_BROKER_URL=f"{broker_url}/0", CELERY_RESULT_BACKEND=f"{broker_url}/1",
+            HEARTBEAT_INTERVAL="1",
         )
         self.name = name
         self.process = None
 
     def start(self):
-        self.log.write_text("")
+        readies = self.log.read_text().count("ready.") if self.log.exists() else 0
         self.process = subprocess.Popen(
             [sys.executable, "-m", "celery", "-A", "celery_bridge", "worker", "-Q", QUEUES, "-c", "2",
              "-n", f"{self.name}@%h", "-l", "INFO", "--without-gossip", "--without-mingle",
              f"--logfile={self.log}"],
             cwd=str(REPO), env=self.env, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT,
         )
-        wait_for(lambda: "ready." in self.log.read_text() or self.process.poll() is not None,
+        wait_for(lambda: self.log.read_text().count("ready.") > readies or self.process.poll() is not None,
                  timeout=60, what="the Celery worker to be ready")
         assert self.process.poll() is None, self.log.read_text()
 
@@ -202,3 +207,22 @@ class Worker:
         if self.process:
             stop_process(self.process, 30)
             self.process = None
+
+    def alive(self):
+        return self.process is not None and self.process.poll() is None
+
+    def pool_children(self):
+        import psutil
+
+        return psutil.Process(self.process.pid).children(recursive=True)
+
+    def kill_hard(self):
+        """SIGKILL the worker and its pool processes, as a crash or the OOM killer would."""
+        import psutil
+
+        victims = [psutil.Process(self.process.pid)] + self.pool_children()
+        for victim in victims:
+            victim.kill()
+        psutil.wait_procs(victims, timeout=10)
+        self.process.wait()
+        self.process = None

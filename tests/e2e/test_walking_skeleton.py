@@ -157,14 +157,17 @@ def test_time_limits_end_the_job_as_failure(worker, admin, ignore_soft_limit, me
     assert job["error_message"].startswith(message)
 
 
-def test_worker_reports_reach_odoo_in_batches(odoo, bridge_key, gateway):
+def test_worker_reports_reach_odoo_in_batches(odoo, broker, bridge_key, gateway):
+    import redis
+
     from celery_bridge.config import load_settings
     from celery_bridge.odoo_client import OdooClient, Reporter
 
     job_ids = [gateway("smart_dairy.job", "dispatch", "smart_dairy.health.ping", countdown=3600) for _ in range(30)]
     uuids = [job["uuid"] for job in gateway("smart_dairy.job", "read", job_ids, ["uuid"])]
     settings = load_settings({"ODOO_URL": odoo.url, "ODOO_DB": odoo.db, "ODOO_API_KEY": bridge_key}, section={})
-    reporter = Reporter(lambda: OdooClient(settings))
+    reporter = Reporter(redis.Redis.from_url(broker.url + "/0"), lambda: OdooClient(settings),
+                        key="sdj:reports:batch-test")
     for uuid in uuids:
         reporter.submit({"uuid": uuid, "attempt": 0, "state": "started", "worker": "batch-test"})
     assert reporter.flush(timeout=30)

@@ -30,8 +30,6 @@ DISPATCH_OPTIONS = (
     "queue", "priority", "countdown", "eta", "res_model", "res_id", "origin",
     "idempotency_key", "idempotent", "idempotency_scope",
 )
-# A job due sooner than this goes out with the transaction's commit instead of waiting for a sweep.
-IMMEDIATE = timedelta(seconds=1)
 PUBLISH_BATCH = 500
 MAX_REPORTS_PER_CALL = 5000
 POSTCOMMIT_KEY = "smart_dairy_jobs.publish_ids"
@@ -93,7 +91,7 @@ class SmartDairyJob(models.Model):
     date_enqueued = fields.Datetime(string="Enqueued On", readonly=True)
     date_started = fields.Datetime(string="Started On", readonly=True)
     date_done = fields.Datetime(string="Finished On", readonly=True)
-    duration = fields.Float(string="Duration (s)", readonly=True, digits=(16, 3), help="Run time of the last attempt.")
+    duration = fields.Float(string="Duration (s)", readonly=True, digits=(16, 6), help="Run time of the last attempt.")
     worker_hostname = fields.Char(string="Worker", readonly=True)
     result_json = fields.Text(string="Result", readonly=True)
     error_type = fields.Selection(errors.ERROR_TYPES, readonly=True)
@@ -332,8 +330,10 @@ class SmartDairyJob(models.Model):
 
     def _schedule_publish(self):
         """Jobs due now go out right after commit; later ones get a queue_job sweep at their time."""
-        horizon = fields.Datetime.now() + IMMEDIATE
-        due = self.filtered(lambda job: not job.eta or job.eta <= horizon)
+        # Due means due now: the publisher sends nothing whose time has not come, so anything
+        # later, even by a second, needs its timed sweep.
+        now = fields.Datetime.now()
+        due = self.filtered(lambda job: not job.eta or job.eta <= now)
         if due:
             self._publish_after_commit(due.ids)
         for eta in sorted(set((self - due).mapped("eta"))):
