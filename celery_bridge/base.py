@@ -233,7 +233,12 @@ class OdooJobTask(Task):
 def _check_broker_policy(**kwargs):
     from .store import check_noeviction
 
-    check_noeviction(_redis())
+    try:
+        check_noeviction(_redis())
+    except RuntimeError as exc:
+        _logger.critical("Refusing to start: %s", exc)
+        # SystemExit, not an exception: Celery logs and ignores exceptions raised by signal handlers.
+        raise SystemExit(f"Refusing to start: {exc}") from None
 
 
 @task_unknown.connect

@@ -14,3 +14,19 @@ class TestJobsTour(HttpCase):
         ])
         self.assertEqual([o["status"] for o in outcomes], ["applied", "applied"])
         self.start_tour("/odoo", "smart_dairy_jobs_tour", login="admin")
+
+    def test_manager_requeues_a_dead_letter(self):
+        Job = self.env["smart_dairy.job"]
+        job = Job.dispatch("smart_dairy.health.expect_file",
+                           kwargs={"path": "/srv/delivery-note.csv", "api_key": "k-123"})
+        job.write({"state": "enqueued", "attempt": 1})
+        bridge = self.env.ref("smart_dairy_jobs.user_bridge")
+        Job.with_user(bridge).bridge_report([{
+            "uuid": job.uuid, "attempt": 1, "state": "failure", "error_type": "not_found",
+            "error_message": "NotFound: /srv/delivery-note.csv does not exist",
+        }])
+        entry = job.dead_letter_ids
+        self.assertEqual(entry.state, "new")
+        self.start_tour("/odoo", "smart_dairy_jobs_dead_letter_tour", login="admin")
+        self.assertEqual(entry.state, "requeued")
+        self.assertEqual(entry.requeued_job_id.original_job_id, job)
