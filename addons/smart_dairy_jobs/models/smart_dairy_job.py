@@ -116,8 +116,8 @@ class SmartDairyJob(models.Model):
     idempotency_key = fields.Char(readonly=True, index=True, copy=False)
     idempotency_expires_at = fields.Datetime(readonly=True)
     original_job_id = fields.Many2one("smart_dairy.job", string="Re-runs Job", readonly=True, index=True)
-    requeued_from_id = fields.Many2one("smart_dairy.job.dead.letter", string="Requeued From", readonly=True)
-    dead_letter_ids = fields.One2many("smart_dairy.job.dead.letter", "job_id", string="Dead Letters")
+    requeued_from_id = fields.Many2one("smart_dairy.job.dead.letter", readonly=True)
+    dead_letter_ids = fields.One2many("smart_dairy.job.dead.letter", "job_id")
     res_model = fields.Char(string="Related Model", readonly=True, index=True)
     res_id = fields.Many2oneReference(string="Related Record ID", model_field="res_model", readonly=True)
 

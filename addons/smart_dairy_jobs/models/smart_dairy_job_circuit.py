@@ -55,7 +55,8 @@ class SmartDairyJobCircuit(models.Model):
     def action_refresh(self):
         """Read every breaker the workers know from Redis (any Jobs user may ask: it only mirrors Redis)."""
         statuses = circuit.all_statuses(self._redis())
-        existing = {record.service: record for record in self.sudo().search([])}
+        mirror = self.sudo().with_context(circuit_read_from_redis=True)
+        existing = {record.service: record for record in mirror.search([])}
         now = fields.Datetime.now()
         for status in statuses:
             vals = {
@@ -69,9 +70,9 @@ class SmartDairyJobCircuit(models.Model):
             }
             record = existing.get(status["service"])
             if record:
-                super(SmartDairyJobCircuit, record.sudo()).write(vals)
+                record.write(vals)
             else:
-                super(SmartDairyJobCircuit, self.sudo()).create([dict(vals, service=status["service"])])
+                mirror.create([dict(vals, service=status["service"])])
         return True
 
     def action_reset(self):
@@ -94,5 +95,7 @@ class SmartDairyJobCircuit(models.Model):
         return result
 
     def _push_config(self):
+        if self.env.context.get("circuit_read_from_redis"):
+            return  # these values just came from Redis
         for record in self:
             circuit.CircuitBreaker(self._redis(), record.service).configure(record.threshold, record.recovery_timeout)
