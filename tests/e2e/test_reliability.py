@@ -24,6 +24,14 @@ def reap(admin):
     admin("ir.cron", "method_direct_trigger", [cron_id])
 
 
+def reap_until_next_attempt(admin, job_id, timeout=60):
+    """Run the stuck-job reaper until it has sent the job again."""
+    def resent():
+        reap(admin)
+        return job_by_id(admin, job_id)["attempt"] >= 2
+    wait_for(resent, timeout=timeout, interval=1, what=f"job {job_id} to be taken back and sent again")
+
+
 def lines(path):
     return Path(path).read_text().splitlines() if Path(path).exists() else []
 
@@ -49,11 +57,7 @@ def test_sigkill_of_the_whole_worker_is_healed_by_the_lease(live_worker, admin, 
     wait_for_state(admin, job_id, "started")
     live_worker.kill_hard()
     live_worker.start()
-
-    def reaped():
-        reap(admin)
-        return job_by_id(admin, job_id)["attempt"] >= 2
-    wait_for(reaped, timeout=60, interval=1, what="the lost job to be taken back")
+    reap_until_next_attempt(admin, job_id)
     job = wait_for_state(admin, job_id, {"success", "failure"}, timeout=60)
     assert job["state"] == "success"
     log = json.loads(job_by_id(admin, job_id)["attempt_log"])
@@ -86,11 +90,7 @@ def test_jobs_lost_with_a_redis_restart_are_sent_again(live_worker, broker, admi
     broker.stop()  # this Redis keeps nothing on disk: the queued message is gone
     broker.start()
     live_worker.start()
-
-    def republished():
-        reap(admin)
-        return job_by_id(admin, job_id)["attempt"] >= 2
-    wait_for(republished, timeout=60, interval=1, what="the stale job to be sent again")
+    reap_until_next_attempt(admin, job_id)
     wait_for_state(admin, job_id, "success", timeout=60)
     assert json.loads(job_by_id(admin, job_id)["attempt_log"])[0]["outcome"] == "republished"
     assert len(lines(marker)) == 1

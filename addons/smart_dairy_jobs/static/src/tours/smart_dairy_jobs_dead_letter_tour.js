@@ -1,17 +1,12 @@
 /** @odoo-module **/
 import { registry } from "@web/core/registry";
-import { stepUtils } from "@web_tour/tour_service/tour_utils";
+import { openJobsApp } from "@smart_dairy_jobs/tours/tour_steps";
 
 // A Jobs manager finds a job that failed for good and requeues it once the cause is fixed.
 registry.category("web_tour.tours").add("smart_dairy_jobs_dead_letter_tour", {
     url: "/odoo",
     steps: () => [
-        stepUtils.showAppsMenuItem(),
-        {
-            content: "Open the Jobs app",
-            trigger: ".o_app[data-menu-xmlid='smart_dairy_jobs.menu_smart_dairy_jobs_root']",
-            run: "click",
-        },
+        ...openJobsApp(),
         {
             content: "Open Dead Letters",
             trigger: ".o_main_navbar a[data-menu-xmlid='smart_dairy_jobs.menu_smart_dairy_job_dead_letter']",

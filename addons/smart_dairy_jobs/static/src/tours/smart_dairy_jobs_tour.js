@@ -1,17 +1,12 @@
 /** @odoo-module **/
 import { registry } from "@web/core/registry";
-import { stepUtils } from "@web_tour/tour_service/tour_utils";
+import { openJobsApp } from "@smart_dairy_jobs/tours/tour_steps";
 
 // An operator opens the Jobs app, finds a finished ping and reads its result.
 registry.category("web_tour.tours").add("smart_dairy_jobs_tour", {
     url: "/odoo",
     steps: () => [
-        stepUtils.showAppsMenuItem(),
-        {
-            content: "Open the Jobs app",
-            trigger: ".o_app[data-menu-xmlid='smart_dairy_jobs.menu_smart_dairy_jobs_root']",
-            run: "click",
-        },
+        ...openJobsApp(),
         {
             content: "The list shows the job with a Success badge",
             trigger: ".o_list_view .o_data_row:contains('smart_dairy.health.ping') .o_field_badge:contains('Success')",
