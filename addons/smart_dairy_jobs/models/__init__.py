@@ -5,3 +5,7 @@ from . import smart_dairy_job_task_retry_rule
 from . import smart_dairy_job_dead_letter
 from . import smart_dairy_job_circuit
 from . import smart_dairy_job
+from . import smart_dairy_job_schedule
+from . import smart_dairy_job_mixin
+from . import res_partner
+from . import ir_actions_server

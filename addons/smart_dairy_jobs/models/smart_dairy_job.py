@@ -116,6 +116,7 @@ class SmartDairyJob(models.Model):
     idempotency_key = fields.Char(readonly=True, index=True, copy=False)
     idempotency_expires_at = fields.Datetime(readonly=True)
     original_job_id = fields.Many2one("smart_dairy.job", string="Re-runs Job", readonly=True, index=True)
+    schedule_id = fields.Many2one("smart_dairy.job.schedule", readonly=True, index=True, ondelete="set null")
     requeued_from_id = fields.Many2one("smart_dairy.job.dead.letter", readonly=True)
     dead_letter_ids = fields.One2many("smart_dairy.job.dead.letter", "job_id")
     res_model = fields.Char(string="Related Model", readonly=True, index=True)
@@ -224,7 +225,7 @@ class SmartDairyJob(models.Model):
             "args_json": json.dumps(args),
             "kwargs_json": json.dumps(kwargs),
             "max_retries": task.max_retries,
-            "eta": self._dispatch_eta(options.get("countdown"), options.get("eta")),
+            "eta": self._dispatch_eta(options.get("countdown"), options.get("eta"), task),
             "origin": self._dispatch_origin(options.get("origin")),
             "user_id": self.env.uid,
             "company_id": self.env.company.id,
@@ -278,7 +279,14 @@ class SmartDairyJob(models.Model):
         return value
 
     @api.model
-    def _dispatch_eta(self, countdown, eta):
+    def _dispatch_eta(self, countdown, eta, task):
+        planned = self._requested_eta(countdown, eta)
+        now = fields.Datetime.now()
+        opening = task._window_opening(max(planned or now, now), self.env.company)
+        return opening if opening > now else planned
+
+    @api.model
+    def _requested_eta(self, countdown, eta):
         if countdown not in (None, False) and eta not in (None, False):
             raise ValidationError(self.env._("Give either countdown or eta, not both."))
         if countdown not in (None, False):
@@ -431,6 +439,56 @@ class SmartDairyJob(models.Model):
         if sent:
             _logger.info("Sweeper sent %d pending background job(s)", sent)
         return sent
+
+    # ------------------------------------------------------------------ API for external services
+
+    STATUS_FIELDS = ("uuid", "task_name", "state", "progress", "progress_message", "attempt", "retry_count",
+                     "result_json", "error_type", "error_message", "eta", "date_enqueued", "date_started",
+                     "date_done", "duration")
+
+    @api.model
+    def _jobs_from_refs(self, refs):
+        """Jobs named by ids or uuids, as external callers give them; refuses anything else clearly."""
+        if isinstance(refs, (int, str)) and not isinstance(refs, bool):
+            refs = [refs]
+        if not isinstance(refs, (list, tuple)) or not refs:
+            raise ValidationError(self.env._("Give a job id or uuid, or a non-empty list of them."))
+        ids = [ref for ref in refs if isinstance(ref, int) and not isinstance(ref, bool)]
+        uuids = [ref for ref in refs if isinstance(ref, str)]
+        if len(ids) + len(uuids) != len(refs):
+            raise ValidationError(self.env._("Job references must be ids (integers) or uuids (text)."))
+        jobs = self.browse(ids)
+        if uuids:
+            found = self.search([("uuid", "in", uuids)])
+            missing = set(uuids) - set(found.mapped("uuid"))
+            if missing:
+                raise ValidationError(self.env._("No job with uuid %(uuids)s that you may see.",
+                                                 uuids=", ".join(sorted(missing))))
+            jobs |= found
+        existing = jobs.exists()
+        if existing != jobs:
+            raise ValidationError(self.env._("No job with id %(ids)s.",
+                                             ids=", ".join(str(i) for i in sorted(set(jobs.ids) - set(existing.ids)))))
+        jobs.check_access("read")
+        return jobs
+
+    @api.model
+    def get_status(self, job_refs):
+        """State, progress, result or error of one or many jobs (ids or uuids)."""
+        jobs = self._jobs_from_refs(job_refs)
+        return [
+            dict({name: job[name] for name in self.STATUS_FIELDS}, id=job.id,
+                 **{name: fields.Datetime.to_string(job[name]) for name in
+                    ("eta", "date_enqueued", "date_started", "date_done")})
+            for job in jobs
+        ]
+
+    @api.model
+    def cancel(self, job_refs, terminate=False):
+        """Cancel jobs not yet running (``terminate``: Jobs managers also stop running ones)."""
+        jobs = self._jobs_from_refs(job_refs)
+        jobs.action_cancel(terminate=bool(terminate))
+        return jobs.ids
 
     # ------------------------------------------------------------------ user actions
 
@@ -626,7 +684,8 @@ class SmartDairyJob(models.Model):
                 "lease_expires_at": False,
             }
             if decision.retry:
-                vals.update(state=jobstate.RETRY, eta=at + timedelta(seconds=decision.delay),
+                planned = job.task_type_id._window_opening(at + timedelta(seconds=decision.delay), job.company_id)
+                vals.update(state=jobstate.RETRY, eta=planned,
                             retry_count=job.retry_count + 1, date_done=False,
                             attempt_log=job._logged(outcome="retry", error_type=error_type,
                                                     delay=round(decision.delay, 3)))

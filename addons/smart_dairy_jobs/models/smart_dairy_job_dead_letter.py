@@ -75,6 +75,37 @@ class SmartDairyJobDeadLetter(models.Model):
                 message_type="notification",
             )
 
+    # ------------------------------------------------------------------ API for external services
+
+    @api.model
+    def list_dead_letters(self, state="new", limit=80, offset=0):
+        """Dead letters the caller may see, newest first (``state`` False: all of them)."""
+        if state and state not in dict(STATES):
+            raise UserError(self.env._("state must be one of %(states)s.", states=", ".join(dict(STATES))))
+        for name, value in (("limit", limit), ("offset", offset)):
+            if not isinstance(value, int) or isinstance(value, bool) or value < 0 or (name == "limit" and not value):
+                raise UserError(self.env._("%(name)s must be a positive whole number.", name=name))
+        domain = [("state", "=", state)] if state else []
+        return self.search_read(domain, ["job_id", "task_name", "error_type", "error_message", "attempts",
+                                         "failed_at", "state", "args_display", "kwargs_display"],
+                                limit=min(limit, 1000), offset=offset)
+
+    @api.model
+    def requeue(self, entry_ids):
+        """Requeue dead letters (Jobs managers); returns the new jobs' ids in the same order."""
+        if isinstance(entry_ids, int) and not isinstance(entry_ids, bool):
+            entry_ids = [entry_ids]
+        if not isinstance(entry_ids, list) or not entry_ids or not all(
+                isinstance(i, int) and not isinstance(i, bool) for i in entry_ids):
+            raise UserError(self.env._("Give a dead-letter id or a non-empty list of them."))
+        entries = self.browse(entry_ids)
+        missing = set(entries.ids) - set(entries.exists().ids)
+        if missing:
+            raise UserError(self.env._("No dead letter with id %(ids)s.", ids=", ".join(map(str, sorted(missing)))))
+        entries.check_access("write")
+        entries.action_requeue()
+        return [entry.requeued_job_id.id for entry in entries]
+
     def _check_open(self):
         closed = self.filtered(lambda entry: entry.state != "new")
         if closed:

@@ -1,7 +1,7 @@
 from odoo import api, fields, models
 from odoo.exceptions import ValidationError
 
-from celery_bridge import errors
+from celery_bridge import errors, windows
 from celery_bridge import idempotency as idempotency_keys
 
 from .smart_dairy_job_queue import PRIORITY_HELP
@@ -16,6 +16,7 @@ CATEGORIES = [
     ("sync", "Data Sync"),
     ("image", "Image Processing"),
     ("aggregation", "Daily Aggregation"),
+    ("maintenance", "Maintenance"),
 ]
 
 
@@ -67,6 +68,14 @@ class SmartDairyJobTask(models.Model):
         help="Dispatching the same task with the same arguments within the TTL returns the first job.",
     )
     idempotency_ttl = fields.Integer(string="Idempotency TTL (s)", default=idempotency_keys.DEFAULT_TTL, required=True)
+    window_active = fields.Boolean(
+        string="Time Window", help="Start jobs of this type only on these weekdays and hours (company timezone).",
+    )
+    window_weekdays = fields.Char(
+        string="Weekdays", default="0,1,2,3,4,5,6", help="Weekday numbers, 0 = Monday … 6 = Sunday, e.g. 0,1,2,3,4.",
+    )
+    window_start = fields.Float(string="From", default=22.0, help="Hour the window opens, e.g. 22:00.")
+    window_end = fields.Float(string="Until", default=5.0, help="Hour it closes; before the start means next day.")
     external_service = fields.Char(
         help="Name of the external service this task calls; its circuit breaker guards the task.",
     )
@@ -85,6 +94,35 @@ class SmartDairyJobTask(models.Model):
          "Lease and enqueued timeout must be positive."),
         ("idempotency_ttl_positive", "CHECK(idempotency_ttl > 0)", "The idempotency TTL must be positive."),
     ]
+
+    @api.constrains("window_active", "window_weekdays", "window_start", "window_end")
+    def _check_window(self):
+        for task in self.filtered("window_active"):
+            try:
+                days = task._window_weekdays()
+            except ValueError:
+                days = None
+            if not days:
+                raise ValidationError(self.env._(
+                    "Weekdays of %(task)s must be numbers from 0 (Monday) to 6 (Sunday), e.g. 0,1,2,3,4.",
+                    task=task.name))
+            if not (0 <= task.window_start < 24 and 0 <= task.window_end <= 24) or task.window_start == task.window_end:
+                raise ValidationError(self.env._("The time window of %(task)s needs two different hours of the day.",
+                                                 task=task.name))
+
+    def _window_weekdays(self):
+        days = {int(part) for part in (self.window_weekdays or "").split(",") if part.strip()}
+        if any(day not in range(7) for day in days):
+            raise ValueError("weekday out of range")
+        return days
+
+    def _window_opening(self, at, company):
+        """The first time at or after ``at`` (naive UTC) this task type may start, for ``company``."""
+        self.ensure_one()
+        if not self.window_active:
+            return at
+        return windows.next_allowed(at, company.partner_id.tz or "UTC", self._window_weekdays(),
+                                    self.window_start, self.window_end)
 
     def _retry_policy(self):
         self.ensure_one()

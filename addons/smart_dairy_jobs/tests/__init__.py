@@ -4,5 +4,7 @@ from . import test_security
 from . import test_reliability
 from . import test_idempotency
 from . import test_circuit
+from . import test_schedules
+from . import test_api
 from . import test_seed_data
 from . import test_ui_tour

@@ -1,2 +1,3 @@
 from . import smart_dairy_job_bridge_key
 from . import smart_dairy_job_dead_letter_resolve
+from . import smart_dairy_job_schedule_validation

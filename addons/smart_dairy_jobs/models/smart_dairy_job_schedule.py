@@ -1,0 +1,245 @@
+import json
+import logging
+from datetime import timedelta
+
+from odoo import SUPERUSER_ID, api, fields, models
+from odoo.exceptions import ValidationError
+
+from celery_bridge import jobstate, schedules
+
+_logger = logging.getLogger(__name__)
+
+INTERVAL_TYPES = [("minutes", "Minutes"), ("hours", "Hours"), ("days", "Days"), ("weeks", "Weeks"),
+                  ("months", "Months")]
+CRON_FIELDS = ("interval_number", "interval_type", "nextcall", "cron_active")
+COLLISION_HORIZON = timedelta(days=1)
+DST_HORIZON = timedelta(days=366)
+
+
+class SmartDairyJobSchedule(models.Model):
+    """Periodic background work, run by a Scheduled Action (ir.cron) the schedule owns.
+
+    Interval, next call and active flag live on the cron: the schedule reads and writes them there,
+    so an edit in Settings › Technical › Scheduled Actions or in Jobs › Schedules is the same edit.
+    """
+
+    _name = "smart_dairy.job.schedule"
+    _description = "Background Job Schedule"
+    _order = "name"
+    _check_company_auto = True
+
+    name = fields.Char(required=True)
+    note = fields.Text()
+    task_type_id = fields.Many2one(
+        "smart_dairy.job.task", string="Type of Task", required=True, ondelete="restrict", check_company=True,
+        context={"active_test": False},
+    )
+    queue_id = fields.Many2one(
+        "smart_dairy.job.queue", check_company=True, help="Leave empty to use the task type's queue."
+    )
+    args_json = fields.Text(string="Arguments", default="[]", required=True, help="A JSON array.")
+    kwargs_json = fields.Text(string="Keyword Arguments", default="{}", required=True, help="A JSON object.")
+    allow_overlap = fields.Boolean(
+        default=True, help="Unticked: while the previous job is still waiting or running, a firing is skipped.",
+    )
+    cron_id = fields.Many2one("ir.cron", string="Scheduled Action", readonly=True, ondelete="cascade", copy=False)
+    interval_number = fields.Integer(compute="_compute_cron_fields", inverse="_inverse_cron_fields",
+                                     compute_sudo=True, string="Every")
+    interval_type = fields.Selection(INTERVAL_TYPES, compute="_compute_cron_fields", inverse="_inverse_cron_fields",
+                                     compute_sudo=True, string="Unit")
+    nextcall = fields.Datetime(compute="_compute_cron_fields", inverse="_inverse_cron_fields", compute_sudo=True,
+                               string="Next Run")
+    cron_active = fields.Boolean(compute="_compute_cron_fields", inverse="_inverse_cron_fields", compute_sudo=True,
+                                 search="_search_cron_active", string="Active")
+    company_id = fields.Many2one("res.company", required=True, default=lambda self: self.env.company)
+    job_ids = fields.One2many("smart_dairy.job", "schedule_id", string="Jobs")
+    job_count = fields.Integer(compute="_compute_job_count")
+    last_job_id = fields.Many2one("smart_dairy.job", readonly=True)
+    skip_count = fields.Integer(string="Skipped Firings", readonly=True)
+    last_skip_at = fields.Datetime(string="Last Skipped", readonly=True)
+    collision_warning = fields.Char(compute="_compute_collision_warning")
+
+    @api.constrains("args_json", "kwargs_json")
+    def _check_arguments(self):
+        Job = self.env["smart_dairy.job"]
+        for schedule in self:
+            Job._decode_json_argument(schedule.args_json, list, "args")
+            Job._decode_json_argument(schedule.kwargs_json, dict, "kwargs")
+
+    # ------------------------------------------------------------------ the cron behind it
+
+    @api.depends("cron_id.interval_number", "cron_id.interval_type", "cron_id.nextcall", "cron_id.active")
+    def _compute_cron_fields(self):
+        for schedule in self:
+            cron = schedule.cron_id
+            schedule.interval_number = cron.interval_number
+            schedule.interval_type = cron.interval_type
+            schedule.nextcall = cron.nextcall
+            schedule.cron_active = cron.active
+
+    def _inverse_cron_fields(self):
+        for schedule in self:
+            values = {"interval_number": schedule.interval_number, "interval_type": schedule.interval_type,
+                      "nextcall": schedule.nextcall, "active": schedule.cron_active}
+            schedule.cron_id.sudo().write({key: value for key, value in values.items() if value is not None})
+
+    def _search_cron_active(self, operator, value):
+        active = self.sudo().with_context(active_test=False).search([]).filtered(lambda s: s.cron_id.active)
+        wanted = (operator == "=") == bool(value)
+        return [("id", "in" if wanted else "not in", active.ids)]
+
+    @api.model_create_multi
+    def create(self, vals_list):
+        cron_values = []
+        for vals in vals_list:
+            cron_values.append({
+                "interval_number": vals.pop("interval_number", 1) or 1,
+                "interval_type": vals.pop("interval_type", "days") or "days",
+                "nextcall": vals.pop("nextcall", False) or fields.Datetime.now(),
+                "active": vals.pop("cron_active", True),
+            })
+        schedules_ = super().create(vals_list)
+        # The cron's code is ours, never the user's: it is created as superuser, runs as superuser.
+        model = self.env["ir.model"]._get(self._name)
+        crons = self.env["ir.cron"].sudo().create([
+            dict(values, name=self.env._("Jobs schedule: %(name)s", name=schedule.name), model_id=model.id,
+                 state="code", code="model._fire(%d)" % schedule.id, user_id=SUPERUSER_ID)
+            for schedule, values in zip(schedules_, cron_values)
+        ])
+        for schedule, cron in zip(schedules_, crons):
+            schedule.cron_id = cron
+        return schedules_
+
+    def write(self, vals):
+        result = super().write(vals)
+        if "name" in vals:
+            for schedule in self:
+                schedule.cron_id.sudo().name = self.env._("Jobs schedule: %(name)s", name=schedule.name)
+        return result
+
+    def unlink(self):
+        crons = self.sudo().cron_id
+        result = super().unlink()
+        crons.unlink()
+        return result
+
+    # ------------------------------------------------------------------ firing
+
+    @api.model
+    def _fire(self, schedule_id):
+        """Called by the schedule's cron: dispatch its job, unless overlap is forbidden and one runs."""
+        schedule = self.sudo().browse(schedule_id).exists()
+        if not schedule:
+            return False
+        last = schedule.last_job_id
+        if not schedule.allow_overlap and last and last.state not in jobstate.TERMINAL:
+            _logger.info("Schedule %r skipped: its job %s is still %s", schedule.name, last.display_name, last.state)
+            schedule.write({"skip_count": schedule.skip_count + 1, "last_skip_at": fields.Datetime.now()})
+            return False
+        job = self.env["smart_dairy.job"].sudo().with_company(schedule.company_id).dispatch(
+            schedule.task_type_id.name,
+            args=json.loads(schedule.args_json or "[]"),
+            kwargs=json.loads(schedule.kwargs_json or "{}"),
+            origin="cron",
+            **({"queue": schedule.queue_id.name} if schedule.queue_id else {}),
+        )
+        job.schedule_id = schedule
+        schedule.last_job_id = job
+        return job
+
+    def action_run_now(self):
+        for schedule in self:
+            self._fire(schedule.id)
+        return True
+
+    def _compute_job_count(self):
+        counts = dict(self.env["smart_dairy.job"]._read_group(
+            [("schedule_id", "in", self.ids)], ["schedule_id"], ["__count"]))
+        for schedule in self:
+            schedule.job_count = counts.get(schedule, 0)
+
+    def action_view_jobs(self):
+        self.ensure_one()
+        action = self.env["ir.actions.actions"]._for_xml_id("smart_dairy_jobs.smart_dairy_job_action")
+        action["domain"] = [("schedule_id", "=", self.id)]
+        return action
+
+    # ------------------------------------------------------------------ sanity checks
+
+    @api.model
+    def _cron_timezone(self):
+        return self.env.ref("base.user_root").tz or "UTC"
+
+    def _as_plain(self):
+        return [
+            schedules.Schedule(s.name, (s.queue_id or s.task_type_id.queue_id).name, s.nextcall,
+                               s.interval_number, s.interval_type)
+            for s in self if s.cron_active and s.nextcall
+        ]
+
+    @api.depends("queue_id", "task_type_id", "nextcall", "interval_number", "interval_type", "cron_active")
+    def _compute_collision_warning(self):
+        everyone = self.search([("cron_active", "=", True)])
+        now = fields.Datetime.now()
+        collisions = schedules.find_collisions((everyone | self)._as_plain(), now, now + COLLISION_HORIZON,
+                                               self._cron_timezone())
+        for schedule in self:
+            mine = [c for c in collisions if schedule.name in c.names]
+            if mine:
+                first = mine[0]
+                others = ", ".join(name for name in first.names if name != schedule.name)
+                schedule.collision_warning = self.env._(
+                    "Fires with %(others)s on %(queue)s at %(minute)s UTC; move one by %(offset)s min",
+                    others=others, queue=first.queue, minute=first.minute.strftime("%H:%M"),
+                    offset=first.suggested_offset_minutes)
+            else:
+                schedule.collision_warning = False
+
+    @api.model
+    def validate_schedules(self, days=7):
+        """Next runs, overlaps on a queue and DST surprises of the active schedules, as plain data.
+
+        Also available to external tools over XML-RPC and as ``python -m celery_bridge.cli
+        validate-schedules``.
+        """
+        if not isinstance(days, int) or not 0 < days <= 366:
+            raise ValidationError(self.env._("days must be a whole number from 1 to 366."))
+        active = self.search([("cron_active", "=", True)])
+        plain = active._as_plain()
+        now = fields.Datetime.now()
+        cron_tz = self._cron_timezone()
+        local_tz = self.env.company.partner_id.tz or self.env.user.tz or "UTC"
+        report = {"timezone": local_tz, "next_runs": [], "collisions": [], "dst": []}
+        for item in plain:
+            runs = schedules.next_runs(item, now, now + timedelta(days=days), cron_tz)[:10]
+            report["next_runs"].append({"schedule": item.name, "queue": item.queue,
+                                        "runs": [fields.Datetime.to_string(run) for run in runs]})
+        for collision in schedules.find_collisions(plain, now, now + timedelta(days=days), cron_tz):
+            report["collisions"].append({"queue": collision.queue, "minute": fields.Datetime.to_string(collision.minute),
+                                         "schedules": list(collision.names),
+                                         "suggested_offset_minutes": collision.suggested_offset_minutes})
+        for item in plain:
+            for finding in schedules.dst_findings(item, now, now + DST_HORIZON, local_tz, cron_tz):
+                report["dst"].append({"schedule": finding.name, "local_time": fields.Datetime.to_string(finding.when),
+                                      "problem": finding.problem})
+        return report
+
+    def action_validate_schedules(self):
+        report = self.validate_schedules()
+        wizard = self.env["smart_dairy.job.schedule.validation"].create({"report": self._format_report(report)})
+        return {"type": "ir.actions.act_window", "res_model": wizard._name, "res_id": wizard.id,
+                "view_mode": "form", "target": "new", "name": self.env._("Schedule Check")}
+
+    @api.model
+    def _format_report(self, report):
+        lines = [self.env._("Times in UTC; DST checked for %(tz)s.", tz=report["timezone"]), ""]
+        lines.append(self.env._("Overlaps on a queue:"))
+        lines += ["  %(minute)s %(queue)s: %(names)s (move one by %(offset)s min)" % {
+            "minute": c["minute"], "queue": c["queue"], "names": ", ".join(c["schedules"]),
+            "offset": c["suggested_offset_minutes"]} for c in report["collisions"]] or ["  " + self.env._("none")]
+        lines += ["", self.env._("Around DST changes:")]
+        lines += ["  %(schedule)s, %(local_time)s: %(problem)s" % d for d in report["dst"]] or ["  " + self.env._("none")]
+        lines += ["", self.env._("Next runs:")]
+        lines += ["  %s (%s): %s" % (n["schedule"], n["queue"], ", ".join(n["runs"][:5]) or "-")
+                  for n in report["next_runs"]]
+        return "\n".join(lines)
