@@ -16,6 +16,7 @@ _logger = logging.getLogger(__name__)
 
 REPORT_MODEL = "smart_dairy.job"
 REPORT_METHOD = "bridge_report"
+ODOO_ACCESS_DENIED = 3  # XML-RPC fault code of a wrong login or API key
 
 
 class OdooAuthError(Exception):
@@ -96,7 +97,7 @@ class OdooClient:
                 )
             )
         except xmlrpc.client.Fault as fault:
-            if "AccessDenied" in fault.faultString or "Access Denied" in fault.faultString:
+            if fault.faultCode == ODOO_ACCESS_DENIED or "Access Denied" in str(fault.faultString):
                 self._uid = None
                 raise OdooAuthError(fault.faultString) from None
             raise

@@ -84,9 +84,9 @@ class SmartDairyJobSchedule(models.Model):
             schedule.cron_id.sudo().write({key: value for key, value in values.items() if value is not None})
 
     def _search_cron_active(self, operator, value):
-        active = self.sudo().with_context(active_test=False).search([]).filtered(lambda s: s.cron_id.active)
+        active_crons = self.env["ir.cron"].sudo().search([("model_id.model", "=", self._name)])
         wanted = (operator == "=") == bool(value)
-        return [("id", "in" if wanted else "not in", active.ids)]
+        return [("cron_id", "in" if wanted else "not in", active_crons.ids)]
 
     @api.model_create_multi
     def create(self, vals_list):
