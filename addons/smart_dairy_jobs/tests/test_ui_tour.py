@@ -1,3 +1,6 @@
+from datetime import timedelta
+
+from odoo import fields
 from odoo.tests import HttpCase, tagged
 
 
@@ -30,3 +33,12 @@ class TestJobsTour(HttpCase):
         self.start_tour("/odoo", "smart_dairy_jobs_dead_letter_tour", login="admin")
         self.assertEqual(entry.state, "requeued")
         self.assertEqual(entry.requeued_job_id.original_job_id, job)
+
+    def test_admin_checks_the_schedules(self):
+        Schedule = self.env["smart_dairy.job.schedule"]
+        at = fields.Datetime.now().replace(second=0) + timedelta(minutes=30)
+        ping = self.env.ref("smart_dairy_jobs.task_health_ping")
+        for name in ("Milk sync", "Feed sync"):
+            Schedule.create({"name": name, "task_type_id": ping.id, "interval_number": 1, "interval_type": "hours",
+                             "nextcall": at})
+        self.start_tour("/odoo", "smart_dairy_jobs_schedule_tour", login="admin")
