@@ -9,6 +9,7 @@ in Odoo by the task type's retry policy.
 """
 import json
 import logging
+import os
 import socket
 import threading
 import time
@@ -16,10 +17,10 @@ from datetime import datetime, timezone
 from typing import NamedTuple, Optional
 
 from celery import Task
-from celery.signals import task_unknown, worker_init, worker_process_shutdown, worker_shutdown
+from celery.signals import task_unknown, worker_init, worker_process_shutdown, worker_ready, worker_shutdown
 from celery.worker.request import Request
 
-from . import circuit, errors, jobstate
+from . import circuit, errors, jobstate, metrics
 from .idempotency import BUSY, DONE, DUPLICATE, Claims
 from .producer import ATTEMPT_HEADER, KEY_HEADER, KEY_TTL_HEADER, LEASE_HEADER, SERVICE_HEADER
 
@@ -161,9 +162,12 @@ class OdooJobTask(Task):
         _reporter().submit(report)
 
     def __call__(self, *args, **kwargs):
+        metrics.TASKS_TOTAL.labels(self.name, metrics.queue_of(self.request), "started").inc()
         context = job_context(self.request)
         if context is None:
             return super().__call__(*args, **kwargs)
+        if context.attempt > 1:
+            metrics.TASK_RETRIES.labels(self.name).inc()
         breaker = circuit.CircuitBreaker(_redis(), context.service) if context.service else None
         if breaker:
             admission = breaker.admit()
@@ -202,13 +206,24 @@ class OdooJobTask(Task):
             self._report(context, jobstate.PROGRESS, progress=max(0, min(100, int(percent))),
                          progress_message=message)
 
+    def _count(self, state):
+        metrics.TASKS_TOTAL.labels(self.name, metrics.queue_of(self.request), state).inc()
+        runtime = getattr(self.request, "sdj_runtime", None)
+        if runtime is not None:
+            metrics.TASK_DURATION.labels(self.name).observe(runtime)
+
     def on_success(self, retval, task_id, args, kwargs):
+        self._count("success")
         context = job_context(self.request)
         if context:
             self._report(context, jobstate.SUCCESS, result=json.dumps(retval, default=str),
                          runtime=getattr(self.request, "sdj_runtime", 0.0))
 
     def on_failure(self, exc, task_id, args, kwargs, einfo):
+        if isinstance(exc, (Deferred, DuplicateDelivery)):
+            self._count("deferred" if isinstance(exc, Deferred) else "duplicate")
+        else:
+            self._count("failure")
         context = job_context(self.request)
         if context is None or isinstance(exc, DuplicateDelivery):
             return
@@ -241,6 +256,77 @@ def _check_broker_policy(**kwargs):
         raise SystemExit(f"Refusing to start: {exc}") from None
 
 
+class WorkerHeartbeat:
+    """The worker's pulse, from its main process: Odoo's Workers view and alerts, the
+    ``celery_workers_active`` gauge, and Odoo's answer of which queues are paused."""
+
+    def __init__(self, consumer):
+        self.consumer = consumer
+        self.hostname = consumer.hostname
+        self.paused = set()
+
+    def info(self):
+        from celery.worker import state
+
+        pool = self.consumer.pool
+        return {
+            "hostname": self.hostname,
+            "queues": sorted(queue.name for queue in self.consumer.task_consumer.queues) if
+            self.consumer.task_consumer else [],
+            "pool": type(pool).__module__.rsplit(".", 1)[-1],
+            "concurrency": int(getattr(pool, "num_processes", None) or getattr(pool, "limit", 0) or 0),
+            "active_tasks": len(state.active_requests),
+            "interval": _settings().heartbeat_interval,
+        }
+
+    def beat(self, client):
+        interval = _settings().heartbeat_interval
+        _redis().set(metrics.WORKER_KEY + self.hostname, "1", ex=max(1, int(interval * 3)))
+        answer = client.execute("smart_dairy.job.worker", "bridge_heartbeat", self.info())
+        self.apply(set(answer.get("paused_queues") or ()))
+        self.apply_rate_limits(answer.get("rate_limits") or {})
+
+    def apply(self, paused):
+        """Stop consuming paused queues and start again on resumed ones, through Celery's own control."""
+        control = self.consumer.app.control
+        served = {queue.name for queue in self.consumer.task_consumer.queues} if self.consumer.task_consumer else set()
+        for queue in paused & served:
+            control.cancel_consumer(queue, destination=[self.hostname])
+        for queue in (self.paused - paused):
+            control.add_consumer(queue, destination=[self.hostname])
+        self.paused = paused
+
+    def apply_rate_limits(self, limits):
+        """A worker started after a change gets the rate limits set in Odoo too."""
+        tasks = self.consumer.app.tasks
+        for name, rate in limits.items():
+            if name in tasks and tasks[name].rate_limit != rate:
+                self.consumer.app.control.rate_limit(name, rate, destination=[self.hostname])
+
+    def run(self):
+        from .odoo_client import OdooClient
+
+        client = OdooClient(_settings())
+        while True:
+            try:
+                self.beat(client)
+            except Exception as exc:  # noqa: BLE001 - Odoo or Redis away: the next beat tries again
+                _logger.warning("Worker heartbeat failed: %s", exc)
+            time.sleep(_settings().heartbeat_interval)
+
+
+@worker_ready.connect
+def _start_worker_services(sender=None, **kwargs):
+    settings = _settings()
+    if settings.metrics_port:
+        try:
+            metrics.serve(settings.metrics_port, _redis())
+        except OSError as exc:
+            _logger.error("Prometheus metrics not served on port %s: %s", settings.metrics_port, exc)
+    heartbeat = WorkerHeartbeat(sender)
+    threading.Thread(target=heartbeat.run, name="worker-heartbeat", daemon=True).start()
+
+
 @task_unknown.connect
 def _report_unknown_task(sender=None, name=None, id=None, message=None, exc=None, **kwargs):
     """A job whose task this worker does not have fails at once instead of sitting 'enqueued'."""
@@ -257,6 +343,11 @@ def _report_unknown_task(sender=None, name=None, id=None, message=None, exc=None
         "error_type": errors.UNKNOWN_TASK,
         "error_message": f"No worker task named {name!r}: is the worker up to date?",
     })
+
+
+@worker_process_shutdown.connect
+def _forget_process_metrics(pid=None, **kwargs):
+    metrics.process_exited(pid or os.getpid())
 
 
 @worker_process_shutdown.connect

@@ -1,4 +1,5 @@
 """The workers' Celery app: ``celery -A celery_bridge worker``."""
+from . import metrics  # noqa: F401 - first: Prometheus must know its multiprocess directory before anything else
 from .app_factory import TASK_MODULES, make_app
 from .config import load_settings
 

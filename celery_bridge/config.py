@@ -25,6 +25,7 @@ class Settings:
     publish_timeout: float = 3.0  # how long Odoo waits for the broker before leaving jobs to the sweeper
     state_redis_url: str = ""  # where the bridge keeps spool, claims and circuits; default: the broker
     heartbeat_interval: float = 10.0  # how often a worker renews the leases of the jobs it runs
+    metrics_port: int = 9808  # the worker's Prometheus endpoint; 0 turns it off
 
     def __repr__(self):
         shown = {f.name: getattr(self, f.name) for f in fields(self)}

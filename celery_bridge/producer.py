@@ -4,6 +4,7 @@ A message names the task, its arguments and the job's uuid (the Celery task id) 
 never a credential: workers hold their own API key.
 """
 import logging
+import time
 from typing import NamedTuple
 
 from .app_factory import make_app
@@ -15,6 +16,7 @@ KEY_HEADER = "sdj_key"
 KEY_TTL_HEADER = "sdj_key_ttl"
 LEASE_HEADER = "sdj_lease"
 SERVICE_HEADER = "sdj_service"
+SENT_AT_HEADER = "sdj_sent_at"  # lets the metrics tell the age of the oldest waiting message
 
 _apps = {}
 
@@ -72,6 +74,7 @@ def publish(settings, messages):
                         KEY_TTL_HEADER: message.key_ttl,
                         LEASE_HEADER: message.lease,
                         SERVICE_HEADER: message.service,
+                        SENT_AT_HEADER: time.time(),
                     },
                     producer=producer,
                     retry=False,
@@ -94,4 +97,29 @@ def revoke(settings, uuids, terminate=False):
         return True
     except Exception as exc:  # noqa: BLE001
         _logger.warning("Could not broadcast the revocation of %d job(s): %s", len(uuids), exc)
+        return False
+
+
+def set_consuming(settings, queues, consume):
+    """Tell every worker to stop (or start again) consuming ``queues``, live."""
+    try:
+        control = publisher_app(settings).control
+        for queue in queues:
+            if consume:
+                control.add_consumer(queue)
+            else:
+                control.cancel_consumer(queue)
+        return True
+    except Exception as exc:  # noqa: BLE001 - heartbeats reconcile the workers later
+        _logger.warning("Could not broadcast a queue %s: %s", "resume" if consume else "pause", exc)
+        return False
+
+
+def set_rate_limit(settings, task_name, rate):
+    """Change a task's rate limit on every worker, live ('' removes it)."""
+    try:
+        publisher_app(settings).control.rate_limit(task_name, rate or None)
+        return True
+    except Exception as exc:  # noqa: BLE001
+        _logger.warning("Could not broadcast the rate limit of %s: %s", task_name, exc)
         return False

@@ -6,6 +6,10 @@ from . import smart_dairy_job_dead_letter
 from . import smart_dairy_job_circuit
 from . import smart_dairy_job
 from . import smart_dairy_job_schedule
+from . import smart_dairy_job_worker
+from . import smart_dairy_job_alert
+from . import smart_dairy_job_monitor
+from . import res_config_settings
 from . import smart_dairy_job_mixin
 from . import res_partner
 from . import ir_actions_server

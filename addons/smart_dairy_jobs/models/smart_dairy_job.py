@@ -91,6 +91,8 @@ class SmartDairyJob(models.Model):
     date_enqueued = fields.Datetime(string="Enqueued On", readonly=True)
     date_started = fields.Datetime(string="Started On", readonly=True)
     date_done = fields.Datetime(string="Finished On", readonly=True)
+    wait_time = fields.Float(string="Wait (s)", readonly=True, digits=(16, 3),
+                             help="From enqueued to started, for the attempt that last started.")
     duration = fields.Float(string="Duration (s)", readonly=True, digits=(16, 6), help="Run time of the last attempt.")
     worker_hostname = fields.Char(string="Worker", readonly=True)
     result_json = fields.Text(string="Result", readonly=True)
@@ -138,6 +140,10 @@ class SmartDairyJob(models.Model):
         for job, raw in zip(self, self.sudo().read(["args_json", "kwargs_json"])):
             job.args_display = json.dumps(scrub(json.loads(raw["args_json"] or "[]")), indent=1)
             job.kwargs_display = json.dumps(scrub(json.loads(raw["kwargs_json"] or "{}")), indent=1)
+
+    @api.model
+    def _settings(self):
+        return odoo_side_settings()
 
     # ------------------------------------------------------------------ dispatch
 
@@ -389,6 +395,7 @@ class SmartDairyJob(models.Model):
                       JOIN smart_dairy_job_queue queue ON queue.id = job.queue_id
                       JOIN smart_dairy_job_task task ON task.id = job.task_type_id
                      WHERE job.state = ANY(%s)
+                       AND NOT COALESCE(queue.paused, FALSE)
                        AND (job.eta IS NULL OR job.eta <= now() AT TIME ZONE 'UTC')
                        AND (%s::int[] IS NULL OR job.id = ANY(%s))
                      ORDER BY job.priority, job.id
@@ -652,8 +659,10 @@ class SmartDairyJob(models.Model):
             return {"progress": report.get("progress") or 0, "progress_message": report.get("progress_message") or False}
         at = self._report_time(report)
         if state == jobstate.STARTED:
+            wait = (at - self.date_enqueued).total_seconds() if self.date_enqueued else 0.0
             return {"state": state, "date_started": at, "worker_hostname": report.get("worker") or False,
-                    "progress": 0, "progress_message": False, "lease_expires_at": self._lease_end()}
+                    "progress": 0, "progress_message": False, "lease_expires_at": self._lease_end(),
+                    "wait_time": max(0.0, wait)}
         if state == jobstate.RETRY:  # deferred by the worker without running
             return {"state": state, "eta": at + timedelta(seconds=float(report.get("retry_in") or 0)),
                     "lease_expires_at": False, "deferred_reason": report.get("deferred_reason") or ""}

@@ -1,10 +1,14 @@
+import re
+
 from odoo import api, fields, models
 from odoo.exceptions import ValidationError
 
-from celery_bridge import errors, windows
+from celery_bridge import errors, producer, windows
 from celery_bridge import idempotency as idempotency_keys
 
 from .smart_dairy_job_queue import PRIORITY_HELP
+
+RATE_LIMIT = re.compile(r"\d+(\.\d+)?/[smh]")
 
 CATEGORIES = [
     ("diagnostic", "Diagnostic"),
@@ -76,6 +80,9 @@ class SmartDairyJobTask(models.Model):
     )
     window_start = fields.Float(string="From", default=22.0, help="Hour the window opens, e.g. 22:00.")
     window_end = fields.Float(string="Until", default=5.0, help="Hour it closes; before the start means next day.")
+    rate_limit = fields.Char(
+        help="At most this many starts per worker, Celery style: 100/m, 10/s, 500/h. Changed live on every worker.",
+    )
     external_service = fields.Char(
         help="Name of the external service this task calls; its circuit breaker guards the task.",
     )
@@ -109,6 +116,22 @@ class SmartDairyJobTask(models.Model):
             if not (0 <= task.window_start < 24 and 0 <= task.window_end <= 24) or task.window_start == task.window_end:
                 raise ValidationError(self.env._("The time window of %(task)s needs two different hours of the day.",
                                                  task=task.name))
+
+    @api.constrains("rate_limit")
+    def _check_rate_limit(self):
+        for task in self.filtered("rate_limit"):
+            if not RATE_LIMIT.fullmatch(task.rate_limit.strip()):
+                raise ValidationError(self.env._(
+                    "Rate limit of %(task)s must look like 100/m, 10/s or 500/h.", task=task.name))
+
+    def write(self, vals):
+        result = super().write(vals)
+        if "rate_limit" in vals:
+            settings = self.env["smart_dairy.job"]._settings()
+            changes = [(task.name, (task.rate_limit or "").strip()) for task in self]
+            self.env.cr.postcommit.add(
+                lambda: [producer.set_rate_limit(settings, name, rate) for name, rate in changes])
+        return result
 
     def _window_weekdays(self):
         days = {int(part) for part in (self.window_weekdays or "").split(",") if part.strip()}

@@ -6,5 +6,6 @@ from . import test_idempotency
 from . import test_circuit
 from . import test_schedules
 from . import test_api
+from . import test_monitoring
 from . import test_seed_data
 from . import test_ui_tour
