@@ -186,8 +186,9 @@ class Worker:
         self.env = dict(
             odoo_env(), ODOO_URL=odoo.url, ODOO_DB=odoo.db, ODOO_API_KEY=api_key,
             CELERY_BROKER_URL=f"{broker_url}/0", CELERY_RESULT_BACKEND=f"{broker_url}/1",
-            HEARTBEAT_INTERVAL="1",
+            HEARTBEAT_INTERVAL="1", METRICS_PORT=str(free_port()),
         )
+        self.metrics_url = f"http://127.0.0.1:{self.env['METRICS_PORT']}/metrics"
         self.name = name
         self.process = None
 

@@ -81,6 +81,7 @@ class SmartDairyJobMonitor(models.AbstractModel):
     def task_statistics(self, date_from, date_to):
         """Per task and queue over [date_from, date_to): count, success and failure rates, mean and p95
         duration, mean wait (enqueued → started), SLA compliance. One SQL aggregation."""
+        self.env["smart_dairy.job"].flush_model()
         self.env.cr.execute(
             """
             SELECT job.task_name, queue.name,
@@ -122,7 +123,7 @@ class SmartDairyJobMonitor(models.AbstractModel):
         conditions = {}
         self.env.flush_all()
         depth_limit = self._threshold("queue_depth")
-        queues = self.env["smart_dairy.job.queue"].search([])
+        queues = self.env["smart_dairy.job.queue"].search([], limit=1000)
         queues.invalidate_recordset(["depth"])  # computed by SQL: read it afresh at every check
         for queue in queues:
             if queue.depth > depth_limit:
