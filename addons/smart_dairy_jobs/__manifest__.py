@@ -37,6 +37,9 @@
         "views/smart_dairy_jobs_menus.xml",
     ],
     "assets": {
+        "web.assets_backend": [
+            "smart_dairy_jobs/static/src/fields/*.js",
+        ],
         "web.assets_tests": [
             "smart_dairy_jobs/static/src/tours/*.js",
         ],

@@ -42,3 +42,24 @@ class TestJobsTour(HttpCase):
             Schedule.create({"name": name, "task_type_id": ping.id, "interval_number": 1, "interval_type": "hours",
                              "nextcall": at})
         self.start_tour("/odoo", "smart_dairy_jobs_schedule_tour", login="admin")
+
+    def test_operator_watches_health_and_progress(self):
+        Job = self.env["smart_dairy.job"]
+        bridge = self.env.ref("smart_dairy_jobs.user_bridge")
+        failed = Job.dispatch("smart_dairy.health.fail", kwargs={"error_type": "validation"})
+        running = Job.dispatch("smart_dairy.health.sleep")
+        (failed | running).write({"state": "enqueued", "attempt": 1})
+        Job.with_user(bridge).bridge_report([
+            {"uuid": failed.uuid, "attempt": 1, "state": "failure", "error_type": "validation",
+             "error_message": "InvalidInput: cow 42 has no ear tag"},
+            {"uuid": running.uuid, "attempt": 1, "state": "started"},
+            {"uuid": running.uuid, "attempt": 1, "state": "progress", "progress": 10,
+             "progress_message": "Fetching data..."},
+        ])
+        self.env["smart_dairy.job.worker"].with_user(bridge).bridge_heartbeat(
+            {"hostname": "tour-worker@farm", "queues": ["celery"], "pool": "prefork", "concurrency": 2,
+             "interval": 10})
+        self.env["smart_dairy.job.worker"].search([("hostname", "=", "tour-worker@farm")]).last_heartbeat = \
+            fields.Datetime.now() - timedelta(minutes=5)
+        self.start_tour("/odoo", "smart_dairy_jobs_monitoring_tour", login="admin")
+        self.assertEqual(running.progress, 50)

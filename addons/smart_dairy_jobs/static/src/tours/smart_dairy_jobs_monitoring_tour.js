@@ -1,0 +1,75 @@
+/** @odoo-module **/
+import { registry } from "@web/core/registry";
+import { openJobsApp } from "@smart_dairy_jobs/tours/tour_steps";
+
+async function writeJob(values) {
+    const id = parseInt(window.location.pathname.split("/").pop());
+    await fetch("/web/dataset/call_kw/smart_dairy.job/write", {
+        method: "POST",
+        headers: { "Content-Type": "application/json" },
+        body: JSON.stringify({
+            jsonrpc: "2.0", method: "call",
+            params: { model: "smart_dairy.job", method: "write", args: [[id], values], kwargs: {} },
+        }),
+    });
+}
+
+// An operator checks the health of background work: dashboard, queue kanban, a failing job, workers,
+// and watches a long job's progress move without reloading the page.
+registry.category("web_tour.tours").add("smart_dairy_jobs_monitoring_tour", {
+    url: "/odoo",
+    steps: () => [
+        ...openJobsApp(),
+        { content: "Open the dashboard", trigger: ".o_main_navbar button:contains('Dashboard'), .o_main_navbar a:contains('Dashboard')", run: "click" },
+        {
+            content: "Queues",
+            trigger: ".dropdown-menu a[data-menu-xmlid='smart_dairy_jobs.menu_smart_dairy_jobs_dashboard_queues']",
+            run: "click",
+        },
+        {
+            content: "The queue kanban shows depth and failure rate",
+            trigger: ".o_kanban_view .o_kanban_record:contains('celery:iot'):contains('Waiting')",
+        },
+        { trigger: ".o_main_navbar button:contains('Dashboard'), .o_main_navbar a:contains('Dashboard')", run: "click" },
+        {
+            content: "Jobs analysis (graph)",
+            trigger: ".dropdown-menu a[data-menu-xmlid='smart_dairy_jobs.menu_smart_dairy_jobs_dashboard_analysis']",
+            run: "click",
+        },
+        { content: "The graph is drawn", trigger: ".o_graph_view .o_graph_renderer canvas" },
+        { trigger: ".o_main_navbar button:contains('Dashboard'), .o_main_navbar a:contains('Dashboard')", run: "click" },
+        {
+            content: "Workers",
+            trigger: ".dropdown-menu a[data-menu-xmlid='smart_dairy_jobs.menu_smart_dairy_jobs_dashboard_workers']",
+            run: "click",
+        },
+        { content: "A silent worker shows offline", trigger: ".o_list_view .o_data_row:contains('tour-worker@farm') .o_field_badge:contains('Offline')" },
+        {
+            content: "Jobs",
+            trigger: ".o_main_navbar a[data-menu-xmlid='smart_dairy_jobs.menu_smart_dairy_job']",
+            run: "click",
+        },
+        { trigger: ".o_searchview_input", run: "edit smart_dairy.health.fail" },
+        { trigger: ".o_searchview_input", run: "press Enter" },
+        {
+            content: "Open the failed job",
+            trigger: ".o_list_view .o_data_row:contains('Failure') td[name='task_name']",
+            run: "click",
+        },
+        { content: "Its error is shown", trigger: ".o_form_view .o_notebook a:contains('Error')", run: "click" },
+        { trigger: ".o_form_view .o_field_widget[name='error_message']:contains('ear tag')" },
+        { trigger: ".o_main_navbar a[data-menu-xmlid='smart_dairy_jobs.menu_smart_dairy_job']", run: "click" },
+        {
+            content: "Open the running report",
+            trigger: ".o_list_view .o_data_row:contains('Started') td[name='task_name']",
+            run: "click",
+        },
+        { content: "Progress 10 %", trigger: ".o_form_view .o_field_sdj_live_progressbar:contains('10')" },
+        {
+            content: "The worker reports 50 % (written behind the page's back)",
+            trigger: ".o_form_view .o_field_sdj_live_progressbar",
+            run: async () => writeJob({ progress: 50 }),
+        },
+        { content: "The bar moves by itself", trigger: ".o_form_view .o_field_sdj_live_progressbar:contains('50')" },
+    ],
+});
