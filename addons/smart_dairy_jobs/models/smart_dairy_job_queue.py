@@ -76,23 +76,22 @@ class SmartDairyJobQueue(models.Model):
 
     def action_pause(self):
         """Stop the queue now: new jobs wait in Odoo, workers stop consuming it (no restart)."""
-        self.check_access("write")
-        self.write({"paused": True})
-        names = self.mapped("name")
-        settings = self.env["smart_dairy.job"]._settings()
-        self.env.cr.postcommit.add(lambda: producer.set_consuming(settings, names, False))
-        return True
+        return self._set_paused(True)
 
     def action_resume(self):
         """Start the queue again; what waited in Odoo is sent in order."""
-        self.check_access("write")
-        self.write({"paused": False})
-        names = self.mapped("name")
-        settings = self.env["smart_dairy.job"]._settings()
-        self.env.cr.postcommit.add(lambda: producer.set_consuming(settings, names, True))
+        self._set_paused(False)
         waiting = self.env["smart_dairy.job"].sudo().search(
             [("queue_id", "in", self.ids), ("state", "in", ("pending", "retry"))], order="priority, id")
         waiting._schedule_publish()
+        return True
+
+    def _set_paused(self, paused):
+        self.check_access("write")
+        self.write({"paused": paused})
+        names = self.mapped("name")
+        settings = self.env["smart_dairy.job"]._settings()
+        self.env.cr.postcommit.add(lambda: producer.set_consuming(settings, names, not paused))
         return True
 
     def _compute_task_count(self):

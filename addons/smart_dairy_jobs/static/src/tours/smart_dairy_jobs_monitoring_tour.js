@@ -14,35 +14,31 @@ async function writeJob(values) {
     });
 }
 
+function openDashboard(menu, content) {
+    return [
+        { trigger: ".o_main_navbar button:contains('Dashboard'), .o_main_navbar a:contains('Dashboard')", run: "click" },
+        {
+            content,
+            trigger: `.dropdown-menu a[data-menu-xmlid='smart_dairy_jobs.menu_smart_dairy_jobs_dashboard_${menu}']`,
+            run: "click",
+        },
+    ];
+}
+
 // An operator checks the health of background work: dashboard, queue kanban, a failing job, workers,
 // and watches a long job's progress move without reloading the page.
 registry.category("web_tour.tours").add("smart_dairy_jobs_monitoring_tour", {
     url: "/odoo",
     steps: () => [
         ...openJobsApp(),
-        { content: "Open the dashboard", trigger: ".o_main_navbar button:contains('Dashboard'), .o_main_navbar a:contains('Dashboard')", run: "click" },
-        {
-            content: "Queues",
-            trigger: ".dropdown-menu a[data-menu-xmlid='smart_dairy_jobs.menu_smart_dairy_jobs_dashboard_queues']",
-            run: "click",
-        },
+        ...openDashboard("queues", "Queues"),
         {
             content: "The queue kanban shows depth and failure rate",
             trigger: ".o_kanban_view .o_kanban_record:contains('celery:iot'):contains('Waiting')",
         },
-        { trigger: ".o_main_navbar button:contains('Dashboard'), .o_main_navbar a:contains('Dashboard')", run: "click" },
-        {
-            content: "Jobs analysis (graph)",
-            trigger: ".dropdown-menu a[data-menu-xmlid='smart_dairy_jobs.menu_smart_dairy_jobs_dashboard_analysis']",
-            run: "click",
-        },
+        ...openDashboard("analysis", "Jobs analysis (graph)"),
         { content: "The graph is drawn", trigger: ".o_graph_view .o_graph_renderer canvas" },
-        { trigger: ".o_main_navbar button:contains('Dashboard'), .o_main_navbar a:contains('Dashboard')", run: "click" },
-        {
-            content: "Workers",
-            trigger: ".dropdown-menu a[data-menu-xmlid='smart_dairy_jobs.menu_smart_dairy_jobs_dashboard_workers']",
-            run: "click",
-        },
+        ...openDashboard("workers", "Workers"),
         { content: "A silent worker shows offline", trigger: ".o_list_view .o_data_row:contains('tour-worker@farm') .o_field_badge:contains('Offline')" },
         {
             content: "Jobs",

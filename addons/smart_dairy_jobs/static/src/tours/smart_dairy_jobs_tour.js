@@ -8,6 +8,15 @@ registry.category("web_tour.tours").add("smart_dairy_jobs_tour", {
     steps: () => [
         ...openJobsApp(),
         {
+            content: "The app opens on the queue dashboard",
+            trigger: ".o_kanban_view .o_kanban_record:contains('celery:payment')",
+        },
+        {
+            content: "Open the job list",
+            trigger: ".o_main_navbar a[data-menu-xmlid='smart_dairy_jobs.menu_smart_dairy_job']",
+            run: "click",
+        },
+        {
             content: "The list shows the job with a Success badge",
             trigger: ".o_list_view .o_data_row:contains('smart_dairy.health.ping') .o_field_badge:contains('Success')",
         },
