@@ -117,13 +117,15 @@ class Reporter:
 
     LOCK_MS = 30000
 
-    def __init__(self, redis, client_factory, batch_size=200, key="sdj:reports", retry_max_delay=30.0):
+    def __init__(self, redis, client_factory, batch_size=200, key="sdj:reports", retry_max_delay=30.0,
+                 linger=0.005):
         self.redis = redis
         self.key = key
         self.lock_key = key + ":lock"
         self._client_factory = client_factory
         self._batch_size = batch_size
         self._retry_max_delay = retry_max_delay
+        self._linger = linger
         self._wake = threading.Event()
         self._thread = None
         self._pid = None
@@ -188,7 +190,15 @@ class Reporter:
                 raw = self.redis.lrange(self.key, 0, self._batch_size - 1)
                 if not raw:
                     return
-                self._deliver([json.loads(item) for item in raw], token)
+                batch = [json.loads(item) for item in raw]
+                if self._linger and len(raw) < self._batch_size and all(
+                        report.get("state") == "started" for report in batch):
+                    # A quick task's success follows its start within milliseconds: waiting that long
+                    # sends both in one call instead of two, halving its latency.
+                    time.sleep(self._linger)
+                    raw = self.redis.lrange(self.key, 0, self._batch_size - 1)
+                    batch = [json.loads(item) for item in raw]
+                self._deliver(batch, token)
                 if not self._trim_if_owner(keys=[self.key, self.lock_key], args=[token, len(raw)]):
                     return  # our lock lapsed during a long outage; its new owner resends: harmless
         finally:
