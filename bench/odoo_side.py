@@ -20,27 +20,31 @@ def env_for(cr):
     return odoo.api.Environment(cr, odoo.SUPERUSER_ID, {})
 
 
-def dispatch(count, task="smart_dairy.health.ping"):
-    """N jobs dispatched from Odoo code in one transaction; the clock stops once all are on the broker."""
+def dispatch(count, mode="loop", task="smart_dairy.health.ping"):
+    """N jobs dispatched from Odoo code in one transaction (a dispatch() per job, or one dispatch_many());
+    the clock stops once all are on the broker."""
     count = int(count)
     started = time.perf_counter()
     with registry.cursor() as cr:
         Job = env_for(cr)["smart_dairy.job"]
-        for _ in range(count):
-            Job.dispatch(task)
+        if mode == "batch":
+            Job.dispatch_many([{"task_name": task}] * count)
+        else:
+            for _ in range(count):
+                Job.dispatch(task)
     # leaving the block commits; the after-commit hook has published every message by now
     elapsed = time.perf_counter() - started
     return {"jobs": count, "seconds": elapsed, "committed_at": time.time()}
 
 
-def round_trip(count, timeout=600):
+def round_trip(count, mode="loop", timeout=600):
     """N jobs dispatched in one transaction; the clock runs until all are 'success' in Odoo."""
     count = int(count)
     with registry.cursor() as cr:
         cr.execute("SELECT COALESCE(max(id), 0) FROM smart_dairy_job")
         since = cr.fetchone()[0]
     started = time.perf_counter()
-    dispatch(count)
+    dispatch(count, mode)
     done = _poll_done(count, since, timeout)
     return {"jobs": count, "seconds": time.perf_counter() - started, "done": done}
 

@@ -178,6 +178,28 @@ class SmartDairyJob(models.Model):
         return job.with_env(self.env)
 
     @api.model
+    @api.returns("self", lambda jobs: jobs.ids)
+    def dispatch_many(self, requests):
+        """Dispatch many jobs at once: ``requests`` is a list of dicts with ``task_name`` and optionally
+        ``args``, ``kwargs`` and the options of :meth:`dispatch` (idempotency options excepted).
+        One INSERT for all of them, published together after commit. Returns the jobs (ids over RPC).
+        """
+        if not (self.env.su or self.env.user.has_group("smart_dairy_jobs.group_user")):
+            raise AccessError(self.env._("Only Jobs users may dispatch background jobs."))
+        if not isinstance(requests, list) or not all(isinstance(r, dict) for r in requests):
+            raise ValidationError(self.env._("requests must be a list of dicts, each with a task_name."))
+        vals_list = []
+        for request_ in requests:
+            options = dict(request_)
+            if {"idempotency_key", "idempotent", "idempotency_scope"} & set(options):
+                raise ValidationError(self.env._("Idempotent jobs are dispatched one by one, with dispatch()."))
+            vals_list.append(self._prepare_dispatch(
+                options.pop("task_name", None), options.pop("args", None), options.pop("kwargs", None), options))
+        jobs = self.sudo().create(vals_list)
+        jobs._schedule_publish()
+        return jobs.with_env(self.env)
+
+    @api.model
     def _job_holding_key(self, key):
         """The job holding an idempotency key, after freeing the key if its TTL has run out."""
         self.env["smart_dairy.job"].flush_model(["idempotency_key", "idempotency_expires_at"])

@@ -116,3 +116,24 @@ class TestDispatchRefusesBadInput(SmartDairyJobsCase):
 
     def test_unknown_origin(self):
         self.assertRefused("Unknown origin 'carrier pigeon'", origin="carrier pigeon")
+
+
+class TestDispatchMany(SmartDairyJobsCase):
+    def test_many_jobs_in_one_insert_published_together(self):
+        jobs = self.Job.with_user(self.jobs_user).dispatch_many([
+            {"task_name": "smart_dairy.health.ping"},
+            {"task_name": "smart_dairy.health.fail", "kwargs": {"error_type": "validation"}, "queue": "celery:high"},
+        ])
+        self.assertEqual(jobs.mapped("task_name"), ["smart_dairy.health.ping", "smart_dairy.health.fail"])
+        self.assertEqual(jobs[1].queue_id.name, "celery:high")
+        self.assertTrue(set(jobs.ids) <= self.env.cr.postcommit.data[POSTCOMMIT_KEY])
+
+    def test_one_bad_request_refuses_the_whole_batch(self):
+        count = self.Job.sudo().search_count([])
+        with self.assertRaisesRegex(ValidationError, "Unknown task 'nope'"):
+            self.Job.with_user(self.jobs_user).dispatch_many([{"task_name": "smart_dairy.health.ping"},
+                                                              {"task_name": "nope"}])
+        with self.assertRaisesRegex(ValidationError, "one by one"):
+            self.Job.with_user(self.jobs_user).dispatch_many([{"task_name": "smart_dairy.health.ping",
+                                                               "idempotency_key": "k"}])
+        self.assertEqual(self.Job.sudo().search_count([]), count)
