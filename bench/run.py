@@ -28,7 +28,7 @@ sys.path.insert(0, str(REPO))
 from celery_bridge.app_factory import make_app  # noqa: E402
 from celery_bridge.config import load_settings  # noqa: E402
 from celery_bridge.odoo_client import OdooClient, Reporter  # noqa: E402
-from tests.e2e.harness import ADMIN, Client, OdooServer, RedisServer, Worker  # noqa: E402
+from tests.e2e.harness import ADMIN, ODOO_PATH, Client, OdooServer, RedisServer, Worker  # noqa: E402
 
 ODOO_SIDE = Path(__file__).with_name("odoo_side.py")
 GOALS = {
@@ -224,7 +224,7 @@ class Bench:
             "Celery": __import__("celery").__version__,
             "redis-server": subprocess.run(["redis-server", "--version"], capture_output=True, text=True).stdout.split()[2],
             "PostgreSQL": subprocess.run(["psql", "--version"], capture_output=True, text=True).stdout.split()[2],
-            "Odoo": "18.0 (" + str(self.odoo.conf.parent) + ")",
+            "Odoo": "18.0 at " + str(ODOO_PATH),
         }
         lines = [
             "# Benchmark results",
