@@ -49,43 +49,54 @@ def publisher_app(settings):
 def publish(settings, messages):
     """Send ``messages`` over one broker connection; return the uuids that reached the broker.
 
-    Stops at the first broker error: what was not sent stays pending in Odoo for the sweeper, so
-    an outage is a delay, never a loss.
+    On a broker error it tries once more on a fresh connection (a pooled one may predate a broker
+    restart); what still was not sent stays pending in Odoo for the sweeper, so an outage is a
+    delay, never a loss.
     """
     sent = []
     if not messages:
         return sent
     app = publisher_app(settings)
     try:
-        with app.producer_or_acquire() as producer:
-            for message in messages:
-                app.send_task(
-                    message.task_name,
-                    args=message.args,
-                    kwargs=message.kwargs,
-                    task_id=message.uuid,
-                    queue=message.queue,
-                    priority=message.priority,
-                    soft_time_limit=message.soft_time_limit,
-                    time_limit=message.time_limit,
-                    headers={
-                        ATTEMPT_HEADER: message.attempt,
-                        KEY_HEADER: message.key,
-                        KEY_TTL_HEADER: message.key_ttl,
-                        LEASE_HEADER: message.lease,
-                        SERVICE_HEADER: message.service,
-                        SENT_AT_HEADER: time.time(),
-                    },
-                    producer=producer,
-                    retry=False,
-                )
-                sent.append(message.uuid)
-    except Exception as exc:  # noqa: BLE001 - any broker fault leaves the rest for the sweeper
-        _logger.warning(
-            "Broker unreachable after sending %d of %d job(s); the rest stay pending: %s",
-            len(sent), len(messages), exc,
-        )
+        _send(app, messages, sent)
+    except Exception as exc:  # noqa: BLE001 - a pooled connection may predate a broker restart
+        _logger.info("Publishing failed (%s); retrying once on a fresh connection", exc)
+        app.pool.force_close_all()
+        try:
+            _send(app, messages[len(sent):], sent)
+        except Exception as exc_again:  # noqa: BLE001 - any broker fault leaves the rest for the sweeper
+            _logger.warning(
+                "Broker unreachable after sending %d of %d job(s); the rest stay pending: %s",
+                len(sent), len(messages), exc_again,
+            )
     return sent
+
+
+def _send(app, messages, sent):
+    """Publish over one pooled connection, appending each uuid to ``sent`` once the broker has it."""
+    with app.producer_or_acquire() as producer:
+        for message in messages:
+            app.send_task(
+                message.task_name,
+                args=message.args,
+                kwargs=message.kwargs,
+                task_id=message.uuid,
+                queue=message.queue,
+                priority=message.priority,
+                soft_time_limit=message.soft_time_limit,
+                time_limit=message.time_limit,
+                headers={
+                    ATTEMPT_HEADER: message.attempt,
+                    KEY_HEADER: message.key,
+                    KEY_TTL_HEADER: message.key_ttl,
+                    LEASE_HEADER: message.lease,
+                    SERVICE_HEADER: message.service,
+                    SENT_AT_HEADER: time.time(),
+                },
+                producer=producer,
+                retry=False,
+            )
+            sent.append(message.uuid)
 
 
 def revoke(settings, uuids, terminate=False):

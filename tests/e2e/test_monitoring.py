@@ -25,6 +25,10 @@ def value(samples, name, **labels):
 
 
 def test_worker_metrics_after_a_known_workload(live_worker, admin):
+    # Counters are cumulative: start from a quiet worker so that only this workload moves them.
+    wait_for(lambda: admin("smart_dairy.job", "search_count",
+                           [("state", "in", ("pending", "enqueued", "started", "retry")), ("eta", "=", False)]) == 0,
+             timeout=60, what="earlier jobs to finish")
     before = wait_for(lambda: scrape(live_worker.metrics_url), what="the worker's metrics endpoint")
     pings = [admin("smart_dairy.job", "dispatch", "smart_dairy.health.ping") for _ in range(3)]
     failing = admin("smart_dairy.job", "dispatch", "smart_dairy.health.fail", kwargs={"error_type": "validation"})
