@@ -61,9 +61,10 @@ def publish(settings, messages):
         _send(app, messages, sent)
     except Exception as exc:  # noqa: BLE001 - a pooled connection may predate a broker restart
         _logger.info("Publishing failed (%s); retrying once on a fresh connection", exc)
-        app.pool.force_close_all()
+        # A closed pool cannot be reopened: drop the whole app and build a new one.
+        _apps.pop((settings.celery_broker_url, settings.publish_timeout), None)
         try:
-            _send(app, messages[len(sent):], sent)
+            _send(publisher_app(settings), messages[len(sent):], sent)
         except Exception as exc_again:  # noqa: BLE001 - any broker fault leaves the rest for the sweeper
             _logger.warning(
                 "Broker unreachable after sending %d of %d job(s); the rest stay pending: %s",
