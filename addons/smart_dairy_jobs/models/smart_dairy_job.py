@@ -2,7 +2,7 @@ import json
 import logging
 import threading
 import uuid as uuid_lib
-from datetime import datetime, timedelta
+from datetime import timedelta
 from urllib.parse import urlsplit
 
 import psycopg2.errors
@@ -14,7 +14,7 @@ from odoo.http import request
 from odoo.modules.registry import Registry
 from odoo.tools import config
 
-from celery_bridge import errors, idempotency, jobstate, producer
+from celery_bridge import errors, idempotency, jobstate, producer, reports
 from celery_bridge.config import load_settings
 from celery_bridge.scrub import scrub
 
@@ -631,42 +631,11 @@ class SmartDairyJob(models.Model):
 
     @api.model
     def _report_problem(self, report):
-        """Why a report is malformed, or None."""
-        if not isinstance(report, dict):
-            return "a report must be a dict"
-        if not isinstance(report.get("uuid"), str) or not report["uuid"]:
-            return "uuid missing"
-        if not isinstance(report.get("attempt"), int) or isinstance(report["attempt"], bool):
-            return "attempt must be an integer"
-        if report.get("state") not in jobstate.REPORTABLE:
-            return "state must be one of %s" % ", ".join(sorted(jobstate.REPORTABLE))
-        if "result" in report:
-            if not isinstance(report["result"], str):
-                return "result must be JSON text"
-            try:
-                json.loads(report["result"])
-            except ValueError:
-                return "result is not valid JSON"
-        progress = report.get("progress")
-        if progress is not None and (not isinstance(progress, int) or not 0 <= progress <= 100):
-            return "progress must be an integer from 0 to 100"
-        if report.get("error_type") and report["error_type"] not in dict(errors.ERROR_TYPES):
-            return "unknown error_type %r" % report["error_type"]
-        for number in ("retry_in", "retry_after", "runtime"):
-            value = report.get(number)
-            if value is not None and (not isinstance(value, (int, float)) or isinstance(value, bool) or value < 0):
-                return "%s must be a number of seconds" % number
-        try:
-            self._report_time(report)
-        except ValueError:
-            return "at must be a UTC time such as 2026-01-31 14:00:00.123456"
-        return None
+        return reports.report_problem(report)
 
     @api.model
     def _report_time(self, report):
-        if not report.get("at"):
-            return fields.Datetime.now()
-        return datetime.fromisoformat(report["at"]).replace(tzinfo=None, microsecond=0)
+        return reports.report_time(report) or fields.Datetime.now()
 
     def _lease_end(self):
         # Odoo's clock, not the worker's: leases are judged here.
