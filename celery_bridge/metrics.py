@@ -2,7 +2,7 @@
 
 Counters and histograms are written by every pool process into PROMETHEUS_MULTIPROC_DIR and summed
 at scrape time; queue lengths and live workers are read from Redis at scrape time. Everything comes
-from the bridge's own hooks: no Celery task events (they cost about a third of throughput).
+from the bridge's own hooks: no Celery task events (reported to cost about a third of throughput here).
 Labels are bounded: task names, the seven queues, a few states.
 """
 import json

@@ -622,7 +622,6 @@ class SmartDairyJob(models.Model):
         deferred = self.sudo().browse()
         for job, vals in pending_vals.items():
             if vals.get("state") == jobstate.RETRY:
-                vals["attempt_log"] = job._logged(outcome="deferred", reason=vals.pop("deferred_reason", ""))
                 deferred |= job
             job.write(vals)
         deferred._schedule_publish()
@@ -656,7 +655,8 @@ class SmartDairyJob(models.Model):
                     "wait_time": max(0.0, wait)}
         if state == jobstate.RETRY:  # deferred by the worker without running
             return {"state": state, "eta": at + timedelta(seconds=float(report.get("retry_in") or 0)),
-                    "lease_expires_at": False, "deferred_reason": report.get("deferred_reason") or ""}
+                    "lease_expires_at": False,
+                    "attempt_log": self._logged(outcome="deferred", reason=report.get("deferred_reason") or "")}
         return {"state": state, "date_done": at, "duration": float(report.get("runtime") or 0.0),
                 "result_json": report.get("result", "null"), "progress": 100, "error_type": False,
                 "error_message": False, "error_traceback": False, "lease_expires_at": False}
