@@ -4,7 +4,7 @@ from kombu import Exchange, Queue
 
 from . import routing
 
-TASK_MODULES = ["celery_bridge.tasks.health"]
+TASK_MODULES = ["celery_bridge.tasks.health", "celery_bridge.tasks.iot"]
 
 
 def route_task(name, args, kwargs, options, task=None, **kw):

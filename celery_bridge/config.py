@@ -26,11 +26,20 @@ class Settings:
     state_redis_url: str = ""  # where the bridge keeps spool, claims and circuits; default: the broker
     heartbeat_interval: float = 10.0  # how often a worker renews the leases of the jobs it runs
     metrics_port: int = 9808  # the worker's Prometheus endpoint; 0 turns it off
+    database_dsn: str = ""  # Odoo's database, for bulk IoT writes; default: odoo.conf's db_* options + odoo_db
+    farm_timezone: str = "Asia/Dhaka"  # the farm day of the milk aggregation
+    mqtt_url: str = "mqtt://127.0.0.1:1883"  # the broker the IoT ingestion bridge subscribes to
+    mqtt_topic: str = "smartdairy/+/+/readings"
+    mqtt_client_id: str = "smart-dairy-iot-ingest"
+    iot_batch_window: float = 0.5  # seconds a device's readings are gathered into one job
+    iot_batch_size: int = 500  # readings that close a device's batch early
+    iot_metrics_port: int = 9809  # the ingestion bridge's Prometheus endpoint; 0 turns it off
 
     def __repr__(self):
         shown = {f.name: getattr(self, f.name) for f in fields(self)}
-        if shown["odoo_api_key"]:
-            shown["odoo_api_key"] = "********"
+        for name in ("odoo_api_key", "database_dsn", "mqtt_url"):  # may hold a password
+            if shown[name]:
+                shown[name] = "********"
         return "Settings(%s)" % ", ".join(f"{k}={v!r}" for k, v in shown.items())
 
 

@@ -40,7 +40,7 @@ CONF
       --stop-after-init --log-level=warn > "$results/install.log" 2>&1; then
     say "Odoo tests (pytest-odoo against PostgreSQL, tours in headless Chromium)"
     PYTHONPATH="$ODOO_PATH:$PYTHONPATH" "$PY" -m pytest -q --odoo-config="$conf" --odoo-database="$db" --odoo-http \
-      --junitxml="$results/odoo.xml" addons/smart_dairy_jobs/tests || status=1
+      --junitxml="$results/odoo.xml" addons/smart_dairy_jobs/tests addons/smart_dairy_iot/tests || status=1
   else
     cat "$results/install.log"; echo "Installing the addons failed" >&2; status=1
   fi

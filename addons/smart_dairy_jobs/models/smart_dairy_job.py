@@ -333,10 +333,11 @@ class SmartDairyJob(models.Model):
     @api.model
     def _dispatch_origin(self, origin):
         if origin:
-            if origin not in dict(ORIGINS):
+            known = self._fields["origin"].get_values(self.env)  # other addons add origins
+            if origin not in known:
                 raise ValidationError(
                     self.env._("Unknown origin %(origin)r. Known: %(known)s.",
-                               origin=origin, known=", ".join(dict(ORIGINS)))
+                               origin=origin, known=", ".join(known))
                 )
             return origin
         if request:

@@ -111,7 +111,14 @@ class SmartDairyJobSchedule(models.Model):
         return schedules_
 
     def write(self, vals):
-        result = super().write(vals)
+        # Cron fields go straight to the cron: through the shared inverse, a write of one of them (a form
+        # saves only what changed) would also write the others' uncomputed, empty values.
+        cron_vals = {("active" if name == "cron_active" else name): vals.pop(name)
+                     for name in CRON_FIELDS if name in vals}
+        if cron_vals:
+            self.check_access("write")
+            self.cron_id.sudo().write(cron_vals)
+        result = super().write(vals) if vals else True
         if "name" in vals:
             for schedule in self:
                 schedule.cron_id.sudo().name = self.env._("Jobs schedule: %(name)s", name=schedule.name)

@@ -1,0 +1,108 @@
+from odoo import api, fields, models
+from odoo.exceptions import AccessError, UserError
+
+from celery_bridge.iot import catalog
+
+from .smart_dairy_iot_threshold import SEVERITIES
+
+
+class SmartDairyIotAlert(models.Model):
+    """Raised by the workers (celery_bridge.iot.store) when a reading leaves a threshold band or a device
+    falls silent; handled by people here. At most one open alert per device and rule (or per device for
+    silence): further breaches update it and count."""
+
+    _name = "smart_dairy.iot.alert"
+    _description = "IoT Alert"
+    _inherit = ["mail.thread", "mail.activity.mixin"]
+    _order = "state_rank, severity_rank, last_breach_at desc, id desc"
+    _check_company_auto = True
+
+    name = fields.Char(required=True, readonly=True)
+    device_id = fields.Many2one("smart_dairy.iot.device", required=True, readonly=True, ondelete="cascade",
+                                index=True, check_company=True)
+    company_id = fields.Many2one("res.company", required=True, readonly=True)
+    alert_type = fields.Selection(
+        [("threshold", "Threshold breached"), ("offline", "Device offline")], required=True, readonly=True)
+    dedup_key = fields.Char(required=True, readonly=True, help="One open alert per device and key.")
+    metric = fields.Selection(catalog.METRIC_SELECTION, readonly=True)
+    value = fields.Float("Last value", readonly=True, digits=(16, 3))
+    threshold_id = fields.Many2one("smart_dairy.iot.threshold", "Rule", readonly=True, ondelete="set null")
+    severity = fields.Selection(SEVERITIES, required=True, readonly=True, tracking=True)
+    severity_rank = fields.Integer(compute="_compute_ranks", store=True)
+    message = fields.Char(readonly=True)
+    state = fields.Selection(
+        [("new", "New"), ("acknowledged", "Acknowledged"), ("resolved", "Resolved")],
+        default="new", required=True, readonly=True, tracking=True, index=True,
+    )
+    state_rank = fields.Integer(compute="_compute_ranks", store=True)
+    breach_count = fields.Integer("Breaches", default=1, readonly=True)
+    raised_at = fields.Datetime(readonly=True)
+    last_breach_at = fields.Datetime(readonly=True)
+    acknowledged_at = fields.Datetime(readonly=True)
+    acknowledged_by_id = fields.Many2one("res.users", readonly=True)
+    resolved_at = fields.Datetime(readonly=True)
+    resolved_by_id = fields.Many2one("res.users", readonly=True)
+    user_id = fields.Many2one("res.users", "Assigned To", tracking=True)
+    notified_at = fields.Datetime(readonly=True, help="When the critical-device health check told the managers.")
+
+    def init(self):
+        # The workers' INSERT … ON CONFLICT relies on this partial index to never open a second alert.
+        self.env.cr.execute(
+            f"""CREATE UNIQUE INDEX IF NOT EXISTS smart_dairy_iot_alert_open_uniq
+                ON {self._table} (device_id, dedup_key) WHERE state IN ('new', 'acknowledged')"""
+        )
+
+    @api.depends("state", "severity")
+    def _compute_ranks(self):
+        severity_rank = {"critical": 0, "warning": 1, "info": 2}
+        state_rank = {"new": 0, "acknowledged": 1, "resolved": 2}
+        for alert in self:
+            alert.severity_rank = severity_rank.get(alert.severity, 3)
+            alert.state_rank = state_rank.get(alert.state, 3)
+
+    def action_acknowledge(self):
+        if self.filtered(lambda alert: alert.state != "new"):
+            raise UserError(self.env._("Only new alerts can be acknowledged."))
+        self.write({
+            "state": "acknowledged", "acknowledged_at": fields.Datetime.now(),
+            "acknowledged_by_id": self.env.uid,
+        })
+        for alert in self.filtered(lambda alert: not alert.user_id):
+            alert.user_id = self.env.user
+
+    def action_resolve(self):
+        if self.filtered(lambda alert: alert.state == "resolved"):
+            raise UserError(self.env._("This alert is already resolved."))
+        now = fields.Datetime.now()
+        for alert in self:
+            vals = {"state": "resolved", "resolved_at": now, "resolved_by_id": self.env.uid}
+            if not alert.acknowledged_at:
+                vals.update(acknowledged_at=now, acknowledged_by_id=self.env.uid)
+            alert.write(vals)
+
+    @api.model
+    def notify_critical(self, alert_ids):
+        """Tell the IoT managers about critical alerts (called by the 5-minute health check). Each alert
+        is notified once: a second call for the same alert does nothing. Returns the ids notified."""
+        if not (self.env.su or self.env.user.has_group("smart_dairy_jobs.group_bridge")):
+            raise AccessError(self.env._("Only the Celery bridge notifies critical alerts."))
+        alerts = self.sudo().browse(alert_ids).exists().filtered(
+            lambda alert: not alert.notified_at and alert.state != "resolved")
+        if not alerts:
+            return []
+        managers = self.env.ref("smart_dairy_iot.group_manager").sudo().users.filtered("active")
+        activity_type = self.env.ref("mail.mail_activity_data_todo")
+        for alert in alerts:
+            alert.message_subscribe(partner_ids=managers.partner_id.ids)
+            alert.message_post(
+                body=self.env._("Critical alert on %(device)s: %(message)s", device=alert.device_id.name,
+                       message=alert.message),
+                message_type="notification", subtype_xmlid="mail.mt_comment",
+            )
+            for manager in managers:
+                alert.activity_schedule(
+                    activity_type_id=activity_type.id, user_id=manager.id,
+                    summary=self.env._("Critical: %s", alert.name)[:200],
+                )
+        alerts.write({"notified_at": fields.Datetime.now()})
+        return alerts.ids

@@ -1,0 +1,241 @@
+"""The IoT tables' hot paths, in SQL: bulk-stored readings, device status, alerts, daily milk.
+
+Readings arrive at farm scale (thousands a second), so the workers write them straight into the
+tables the Odoo addon ``smart_dairy_iot`` owns, one multi-row statement per batch, instead of one ORM
+create (or XML-RPC call) per reading. Every function takes a psycopg2 cursor and leaves the commit to
+the caller, so a batch's readings, alerts and device status land in one transaction; Odoo's tests call
+the same functions with the cursor of their test transaction.
+"""
+import json
+from datetime import datetime, time, timedelta
+
+import pytz
+from psycopg2.extras import execute_values
+
+from . import catalog
+
+OPEN_ALERT_STATES = ("new", "acknowledged")
+ALERT_OFFLINE_KEY = "offline"
+
+
+def _raw(cr):
+    """psycopg2's own cursor (Odoo wraps it; execute_values needs the real one)."""
+    return getattr(cr, "_obj", cr)
+
+
+def process_batch(cr, device_code, raw_readings, now=None):
+    """All of process_sensor_data's database work for one device's batch: validate, store, check
+    thresholds, mark the device seen. Returns the counts the job reports."""
+    device = lock_device(cr, device_code)
+    if device is None:
+        return {"stored": 0, "duplicates": 0, "alerts_opened": 0,
+                "rejected": {catalog.UNKNOWN_DEVICE: len(raw_readings)}}
+    accepted, rejected = catalog.validate_readings(device["device_type"], raw_readings, now=now)
+    stored = store_readings(cr, device, accepted)
+    alerts = raise_threshold_alerts(cr, device, accepted) if accepted else 0
+    if accepted:
+        mark_seen(cr, device, accepted)
+    return {"stored": stored, "duplicates": len(accepted) - stored, "alerts_opened": alerts,
+            "rejected": dict(rejected)}
+
+
+def lock_device(cr, device_code):
+    """The device row (locked for this transaction, so one device's batches settle one after the
+    other), or None when no active device has that id."""
+    cr.execute(
+        """SELECT id, name, device_type, state, last_seen, latest_values, company_id, is_critical
+             FROM smart_dairy_iot_device
+            WHERE device_code = %s AND active
+              FOR UPDATE""",
+        [device_code],
+    )
+    row = cr.fetchone()
+    if row is None:
+        return None
+    keys = ("id", "name", "device_type", "state", "last_seen", "latest_values", "company_id", "is_critical")
+    return dict(zip(keys, row))
+
+
+def store_readings(cr, device, readings):
+    """Insert the readings in one statement; a reading already stored (same device, metric and
+    time: a redelivered message) is skipped. Returns how many rows were new."""
+    if not readings:
+        return 0
+    rows = [(device["id"], device["company_id"], r.timestamp, r.metric, r.value, r.unit) for r in readings]
+    inserted = execute_values(
+        _raw(cr),
+        """INSERT INTO smart_dairy_iot_reading (device_id, company_id, timestamp, metric, value, unit, stored_at)
+           VALUES %s
+           ON CONFLICT (device_id, metric, timestamp) DO NOTHING
+           RETURNING 1""",
+        rows,
+        template="(%s, %s, %s, %s, %s, %s, clock_timestamp() AT TIME ZONE 'UTC')",
+        page_size=1000,
+        fetch=True,
+    )
+    return len(inserted)
+
+
+def applicable_rules(cr, device, metrics):
+    """Active threshold rules for this device, or for its type, on the given metrics."""
+    cr.execute(
+        """SELECT id, metric, min_value, max_value, severity, name
+             FROM smart_dairy_iot_threshold
+            WHERE active AND metric = ANY(%s)
+              AND (device_id = %s OR (device_id IS NULL AND device_type = %s))
+              AND (company_id IS NULL OR company_id = %s)""",
+        [list(metrics), device["id"], device["device_type"], device["company_id"]],
+    )
+    return cr.fetchall()
+
+
+def raise_threshold_alerts(cr, device, readings):
+    """Open an alert per breached rule, or update the one already open for that device and rule.
+
+    The partial unique index on open alerts makes this race-free: two batches breaching the same
+    rule at once leave one alert with both breaches counted. Returns the number of new alerts.
+    """
+    rules = applicable_rules(cr, device, {r.metric for r in readings})
+    if not rules:
+        return 0
+    worst = catalog.breaches(readings, [(rid, metric, low, high) for rid, metric, low, high, _sev, _n in rules])
+    rows = []
+    for rule_id, metric, low, high, severity, rule_name in rules:
+        reading = worst.get(rule_id)
+        if reading is None:
+            continue
+        side = "below" if low is not None and reading.value < low else "above"
+        bound = low if side == "below" else high
+        message = f"{metric} {reading.value:g} {reading.unit} is {side} {bound:g} ({rule_name})"
+        rows.append((
+            f"{device['name']}: {message}", device["id"], device["company_id"], f"rule:{rule_id}", metric,
+            reading.value, rule_id, severity, reading.timestamp, reading.timestamp, message,
+        ))
+    if not rows:
+        return 0
+    return _upsert_alerts(cr, "threshold", rows)
+
+
+def _upsert_alerts(cr, alert_type, rows):
+    created = execute_values(
+        _raw(cr),
+        f"""INSERT INTO smart_dairy_iot_alert AS alert
+                (name, device_id, company_id, dedup_key, metric, value, threshold_id, severity,
+                 raised_at, last_breach_at, message, alert_type, state, breach_count,
+                 create_date, write_date)
+            VALUES %s
+            ON CONFLICT (device_id, dedup_key) WHERE state IN {OPEN_ALERT_STATES!r}
+            DO UPDATE SET value = EXCLUDED.value,
+                          message = EXCLUDED.message,
+                          last_breach_at = GREATEST(alert.last_breach_at, EXCLUDED.last_breach_at),
+                          breach_count = alert.breach_count + 1,
+                          write_date = EXCLUDED.write_date
+            RETURNING (xmax = 0)""",
+        rows,
+        template=(
+            "(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, "
+            f"'{alert_type}', 'new', 1, now() AT TIME ZONE 'UTC', now() AT TIME ZONE 'UTC')"
+        ),
+        fetch=True,
+    )
+    return sum(1 for (is_new,) in created if is_new)
+
+
+def mark_seen(cr, device, readings):
+    """Device online (unless in maintenance), last seen and latest value per metric, keeping a newer
+    value another batch already wrote. Coming back online resolves its open offline alert."""
+    latest = dict(device["latest_values"] or {})
+    for reading in readings:
+        known = latest.get(reading.metric)
+        stamp = reading.timestamp.isoformat(sep=" ", timespec="seconds")
+        if known is None or known.get("ts", "") <= stamp:
+            latest[reading.metric] = {"value": reading.value, "unit": reading.unit, "ts": stamp}
+    newest = max(r.timestamp for r in readings)
+    cr.execute(
+        """UPDATE smart_dairy_iot_device
+              SET latest_values = %s,
+                  last_seen = GREATEST(last_seen, %s),
+                  state = CASE WHEN state = 'maintenance' THEN state ELSE 'online' END,
+                  write_date = now() AT TIME ZONE 'UTC'
+            WHERE id = %s""",
+        [json.dumps(latest), newest, device["id"]],
+    )
+    if device["state"] == "offline":
+        cr.execute(
+            """UPDATE smart_dairy_iot_alert
+                  SET state = 'resolved', resolved_at = now() AT TIME ZONE 'UTC',
+                      message = message || ' — back online',
+                      write_date = now() AT TIME ZONE 'UTC'
+                WHERE device_id = %s AND dedup_key = %s AND state IN %s""",
+            [device["id"], ALERT_OFFLINE_KEY, OPEN_ALERT_STATES],
+        )
+
+
+def mark_silent_devices_offline(cr, minutes=catalog.OFFLINE_AFTER_MINUTES, now=None):
+    """Online devices silent for ``minutes`` go offline, each with an alert (critical for devices
+    marked critical). Returns the device ids that went offline."""
+    now = now or datetime.utcnow()
+    cr.execute(
+        """UPDATE smart_dairy_iot_device
+              SET state = 'offline', write_date = %s
+            WHERE state = 'online' AND active AND (last_seen IS NULL OR last_seen < %s)
+        RETURNING id, name, company_id, is_critical, last_seen""",
+        [now, now - timedelta(minutes=minutes)],
+    )
+    gone = cr.fetchall()
+    rows = []
+    for device_id, name, company_id, is_critical, last_seen in gone:
+        seen = last_seen.isoformat(sep=" ", timespec="seconds") if last_seen else "never"
+        message = f"no reading for {minutes} min (last seen {seen} UTC)"
+        rows.append((
+            f"{name}: offline", device_id, company_id, ALERT_OFFLINE_KEY, None, None, None,
+            "critical" if is_critical else "warning", now, now, message,
+        ))
+    if rows:
+        _upsert_alerts(cr, "offline", rows)
+    return [row[0] for row in gone]
+
+
+def critical_alerts_to_notify(cr):
+    """Open critical alerts nobody was told about yet."""
+    cr.execute(
+        """SELECT id FROM smart_dairy_iot_alert
+            WHERE severity = 'critical' AND state IN %s AND notified_at IS NULL
+            ORDER BY id""",
+        [OPEN_ALERT_STATES],
+    )
+    return [row[0] for row in cr.fetchall()]
+
+
+def day_bounds_utc(day, tz_name):
+    """The farm's calendar day as a naive-UTC [start, end) range."""
+    zone = pytz.timezone(tz_name)
+    start = zone.localize(datetime.combine(day, time.min))
+    end = zone.localize(datetime.combine(day + timedelta(days=1), time.min))
+    return (start.astimezone(pytz.utc).replace(tzinfo=None), end.astimezone(pytz.utc).replace(tzinfo=None))
+
+
+def aggregate_milk(cr, day, tz_name):
+    """Recompute the day's milk per device from the readings: rows updated in place (same ids when
+    run again), devices without milk that day dropped. Returns {device_id: litres}."""
+    start, end = day_bounds_utc(day, tz_name)
+    cr.execute(
+        """INSERT INTO smart_dairy_iot_milk_production AS production
+                (device_id, company_id, day, quantity, reading_count, first_reading, last_reading)
+           SELECT device_id, company_id, %s, SUM(value), COUNT(*), MIN(timestamp), MAX(timestamp)
+             FROM smart_dairy_iot_reading
+            WHERE metric = %s AND timestamp >= %s AND timestamp < %s
+            GROUP BY device_id, company_id
+           ON CONFLICT (device_id, day) DO UPDATE
+              SET quantity = EXCLUDED.quantity, reading_count = EXCLUDED.reading_count,
+                  first_reading = EXCLUDED.first_reading, last_reading = EXCLUDED.last_reading,
+                  company_id = EXCLUDED.company_id
+        RETURNING device_id, quantity""",
+        [day, catalog.MILK_METRIC, start, end],
+    )
+    totals = dict(cr.fetchall())
+    cr.execute(
+        "DELETE FROM smart_dairy_iot_milk_production WHERE day = %s AND NOT (device_id = ANY(%s))",
+        [day, list(totals)],
+    )
+    return totals

@@ -1,0 +1,76 @@
+"""IoT tasks of spec B-009 §3.2 on celery:iot (30 s, 5 retries): readings in, alerts and status out.
+
+They write the ``smart_dairy_iot`` addon's tables directly and in bulk (see celery_bridge.iot.store);
+only the critical-alert notification goes through Odoo, where mail and activities live.
+"""
+import logging
+from datetime import date, datetime, timedelta
+
+import pytz
+
+from .. import errors
+from ..base import OdooJobTask, _settings
+from ..celery import app
+from ..iot import catalog, db, store
+
+_logger = logging.getLogger(__name__)
+
+
+@app.task(base=OdooJobTask, bind=True, name="smart_dairy.iot.process_sensor_data")
+def process_sensor_data(self, device_id, readings):
+    """Validate a device's readings, store the good ones, raise alerts, mark the device online."""
+    if not isinstance(device_id, str) or not isinstance(readings, list):
+        raise errors.InvalidInput("process_sensor_data(device_id: str, readings: list)")
+
+    counts = db.run_in_transaction(_settings(), lambda cr: store.process_batch(cr, device_id, readings))
+    if counts["rejected"]:
+        _logger.info("device %s: %d reading(s) rejected %s", device_id, sum(counts["rejected"].values()),
+                     counts["rejected"])
+    return dict(counts, device_id=device_id, received=len(readings))
+
+
+@app.task(base=OdooJobTask, bind=True, name="smart_dairy.iot.sync_device_status")
+def sync_device_status(self, offline_after_minutes=catalog.OFFLINE_AFTER_MINUTES):
+    """Devices silent for ``offline_after_minutes`` go offline, each with an alert."""
+    minutes = float(offline_after_minutes)
+    if minutes <= 0:
+        raise errors.InvalidInput("offline_after_minutes must be positive")
+    went_offline = db.run_in_transaction(
+        _settings(), lambda cr: store.mark_silent_devices_offline(cr, minutes=minutes))
+    return {"offline": len(went_offline), "device_ids": went_offline}
+
+
+@app.task(base=OdooJobTask, bind=True, name="smart_dairy.iot.check_critical_devices")
+def check_critical_devices(self):
+    """The 5-minute health check: silent devices first, then tell managers of open critical alerts."""
+    settings = _settings()
+    went_offline = db.run_in_transaction(settings, store.mark_silent_devices_offline)
+    alert_ids = db.run_in_transaction(settings, store.critical_alerts_to_notify)
+    notified = []
+    if alert_ids:
+        from ..odoo_client import OdooClient
+
+        notified = OdooClient(settings).execute("smart_dairy.iot.alert", "notify_critical", alert_ids)
+    return {"offline": len(went_offline), "critical_open": len(alert_ids), "notified": len(notified)}
+
+
+@app.task(base=OdooJobTask, bind=True, name="smart_dairy.aggregation.aggregate_milk_production")
+def aggregate_milk_production(self, day=None, period="daily"):
+    """Milk per device for one farm day (default: yesterday in the farm's time zone). Running it again
+    for the same day rewrites the same rows, so a retry or a manual rerun is harmless."""
+    if period != "daily":
+        raise errors.InvalidInput(f"only daily aggregation exists, not {period!r}")
+    settings = _settings()
+    try:
+        zone = pytz.timezone(settings.farm_timezone)
+    except pytz.UnknownTimeZoneError:
+        raise errors.InvalidInput(f"unknown farm_timezone {settings.farm_timezone!r}") from None
+    if day is None:
+        target = datetime.now(zone).date() - timedelta(days=1)
+    else:
+        try:
+            target = date.fromisoformat(str(day))
+        except ValueError:
+            raise errors.InvalidInput(f"day must be YYYY-MM-DD, got {day!r}") from None
+    totals = db.run_in_transaction(settings, lambda cr: store.aggregate_milk(cr, target, zone.zone))
+    return {"day": target.isoformat(), "devices": len(totals), "litres": round(sum(totals.values()), 3)}
