@@ -121,6 +121,16 @@ class TestSchedules(SmartDairyJobsCase):
         with self.assertRaises(ValidationError):
             self.env["smart_dairy.job.schedule"].validate_schedules(days=0)
 
+    def test_writing_only_active_keeps_the_interval(self):
+        # A form saves only the fields that changed: toggling Active must not blank the interval.
+        schedule = self.make_schedule(interval_number=2, interval_type="hours")
+        nextcall = schedule.nextcall
+        schedule.write({"cron_active": False})
+        self.assertEqual((schedule.cron_id.active, schedule.cron_id.interval_number, schedule.cron_id.interval_type,
+                          schedule.cron_id.nextcall), (False, 2, "hours", nextcall))
+        schedule.write({"interval_number": 3})
+        self.assertEqual((schedule.interval_number, schedule.interval_type, schedule.cron_active), (3, "hours", False))
+
 
 class TestTimeWindows(SmartDairyJobsCase):
     def test_a_job_outside_its_window_waits_for_the_opening(self):
@@ -163,3 +173,4 @@ class TestAutomation(SmartDairyJobsCase):
             Action.create({"name": "x", "model_id": self.env.ref("base.model_res_partner").id,
                            "state": "smart_dairy_job", "smart_dairy_job_kwargs": "nope",
                            "smart_dairy_task_type_id": self.env.ref("smart_dairy_jobs.task_health_ping").id})
+
