@@ -79,7 +79,7 @@ def store_readings(cr, device, readings):
 def applicable_rules(cr, device, metrics):
     """Active threshold rules for this device, or for its type, on the given metrics."""
     cr.execute(
-        """SELECT id, metric, min_value, max_value, severity, name
+        """SELECT id, metric, min_value::float8, max_value::float8, severity, name
              FROM smart_dairy_iot_threshold
             WHERE active AND metric = ANY(%s)
               AND (device_id = %s OR (device_id IS NULL AND device_type = %s))
@@ -230,7 +230,7 @@ def aggregate_milk(cr, day, tz_name):
               SET quantity = EXCLUDED.quantity, reading_count = EXCLUDED.reading_count,
                   first_reading = EXCLUDED.first_reading, last_reading = EXCLUDED.last_reading,
                   company_id = EXCLUDED.company_id
-        RETURNING device_id, quantity""",
+        RETURNING device_id, quantity::float8""",
         [day, catalog.MILK_METRIC, start, end],
     )
     totals = dict(cr.fetchall())

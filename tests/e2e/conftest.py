@@ -2,7 +2,7 @@ from pathlib import Path
 
 import pytest
 
-from .harness import ADMIN, ODOO_PATH, ODOO_PRESENT, Client, OdooServer, RedisServer, Worker
+from .harness import ADMIN, ODOO_PATH, ODOO_PRESENT, Client, Ingestor, MosquittoServer, OdooServer, RedisServer, Worker
 
 def pytest_collection_modifyitems(config, items):
     if ODOO_PRESENT:
@@ -65,6 +65,22 @@ def gateway(odoo, admin):
         "groups_id": [(6, 0, [group_id])],
     })
     return Client(odoo, "iot_gateway", "gateway-pass-1")
+
+
+@pytest.fixture(scope="session")
+def mqtt_broker(workdir):
+    broker = MosquittoServer(workdir)
+    broker.start()
+    yield broker
+    broker.stop()
+
+
+@pytest.fixture(scope="session")
+def ingestor(workdir, odoo, mqtt_broker, bridge_key, worker):
+    process = Ingestor(workdir, odoo, mqtt_broker.url, bridge_key)
+    process.start()
+    yield process
+    process.stop()
 
 
 @pytest.fixture

@@ -164,6 +164,81 @@ class OdooServer:
         return result.stdout
 
 
+class MosquittoServer:
+    """A private MQTT broker, persistent so queued QoS 1 messages outlive a restart."""
+
+    def __init__(self, workdir):
+        self.dir = Path(workdir) / "mosquitto"
+        self.dir.mkdir(exist_ok=True)
+        self.port = free_port()
+        self.conf = self.dir / "mosquitto.conf"
+        self.conf.write_text(
+            f"listener {self.port} 127.0.0.1\nallow_anonymous true\n"
+            f"persistence true\npersistence_location {self.dir}/\nautosave_interval 1\n"
+            # As root, mosquitto would switch to its own user, who cannot write in pytest's private tmp.
+            + ("user root\n" if os.geteuid() == 0 else "")
+        )
+        self.process = None
+
+    @property
+    def url(self):
+        return f"mqtt://127.0.0.1:{self.port}"
+
+    def start(self):
+        self.process = subprocess.Popen(["mosquitto", "-c", str(self.conf)], stdout=subprocess.DEVNULL,
+                                        stderr=open(self.dir / "mosquitto.log", "a"))
+        wait_for(self._listening, timeout=15, what="mosquitto to listen")
+
+    def _listening(self):
+        with socket.create_connection(("127.0.0.1", self.port), timeout=1):
+            return True
+
+    def stop(self):
+        if self.process:
+            stop_process(self.process, 10)
+            self.process = None
+
+
+class Ingestor:
+    """The MQTT ingestion bridge process (python -m celery_bridge.iot.ingest)."""
+
+    def __init__(self, workdir, odoo, mqtt_url, api_key):
+        self.log = Path(workdir) / "ingest.log"
+        self.env = dict(
+            odoo_env(), ODOO_URL=odoo.url, ODOO_DB=odoo.db, ODOO_API_KEY=api_key, MQTT_URL=mqtt_url,
+            MQTT_CLIENT_ID=f"e2e-ingest-{os.getpid()}", IOT_BATCH_WINDOW="0.2", IOT_METRICS_PORT=str(free_port()),
+        )
+        self.metrics_url = f"http://127.0.0.1:{self.env['IOT_METRICS_PORT']}/metrics"
+        self.process = None
+
+    def start(self):
+        self.process = subprocess.Popen([sys.executable, "-m", "celery_bridge.iot.ingest"], cwd=str(REPO),
+                                        env=self.env, stdout=open(self.log, "a"), stderr=subprocess.STDOUT)
+        wait_for(lambda: self.metric("smart_dairy_iot_mqtt_connected") == 1.0, timeout=30,
+                 what="the ingestion bridge to connect")
+
+    def metric(self, name, **labels):
+        """A sample of the bridge's Prometheus endpoint (0.0 if absent)."""
+        from urllib.request import urlopen
+
+        from prometheus_client.parser import text_string_to_metric_families
+
+        text = urlopen(self.metrics_url, timeout=5).read().decode()
+        for family in text_string_to_metric_families(text):
+            for sample in family.samples:
+                if sample.name in (name, name + "_total") and all(sample.labels.get(k) == v for k, v in labels.items()):
+                    return sample.value
+        return 0.0
+
+    def alive(self):
+        return self.process is not None and self.process.poll() is None
+
+    def stop(self):
+        if self.process:
+            stop_process(self.process, 20)
+            self.process = None
+
+
 class Client:
     """An XML-RPC client as an external service would write it."""
 
@@ -187,6 +262,7 @@ class Worker:
             odoo_env(), ODOO_URL=odoo.url, ODOO_DB=odoo.db, ODOO_API_KEY=api_key,
             CELERY_BROKER_URL=f"{broker_url}/0", CELERY_RESULT_BACKEND=f"{broker_url}/1",
             HEARTBEAT_INTERVAL="1", METRICS_PORT=str(free_port()),
+            ODOO_RC=str(odoo.conf),  # the IoT tasks find Odoo's database from its db_* options
         )
         self.metrics_url = f"http://127.0.0.1:{self.env['METRICS_PORT']}/metrics"
         self.name = name
