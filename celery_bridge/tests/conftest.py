@@ -19,3 +19,15 @@ def redis_db():
     for member in client.smembers("sdj:circuits"):
         if member.decode().startswith(prefix):
             client.srem("sdj:circuits", member)
+
+
+@pytest.fixture
+def smtp_server():
+    """A real SMTP server (aiosmtpd) on a free local port, keeping what it receives."""
+    from tests.fakes.smtp_server import SmtpCapture
+
+    server = SmtpCapture()
+    server.start()
+    yield server
+    server.stop()
+
