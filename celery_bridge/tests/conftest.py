@@ -31,3 +31,13 @@ def smtp_server():
     yield server
     server.stop()
 
+
+@pytest.fixture
+def sms_provider():
+    from tests.fakes.sms_provider import SmsProviderFake
+
+    provider = SmsProviderFake()
+    provider.start()
+    yield provider
+    provider.stop()
+
