@@ -41,3 +41,13 @@ def sms_provider():
     yield provider
     provider.stop()
 
+
+@pytest.fixture
+def payment_sandbox():
+    """The local bKash + Nagad sandbox; replies it is told to lose come 3 s late (clients wait 0.3 s)."""
+    from tests.fakes.payment_sandbox import PaymentSandbox
+
+    sandbox = PaymentSandbox(hold_seconds=3.0)
+    sandbox.start()
+    yield sandbox
+    sandbox.stop()
