@@ -68,6 +68,18 @@ def test_a_temporary_refusal_is_a_network_timeout(smtp_server):
         send_mail(settings_for(smtp_server), "busy@farm.example", "Hi", "<p>x</p>")
 
 
+@pytest.mark.parametrize("refuse, code, error", [
+    ("refuse_sender", 550, errors.Refused), ("refuse_data", 552, errors.Refused),
+    ("refuse_sender", 451, errors.NetworkTimeout), ("refuse_data", 452, errors.NetworkTimeout),
+])
+def test_sender_or_message_refusals_follow_the_reply_code(smtp_server, refuse, code, error):
+    getattr(smtp_server, refuse)(code=code)
+    with pytest.raises(error) as caught:
+        send_mail(settings_for(smtp_server), "a@farm.example", "Hi", "<p>x</p>")
+    assert type(caught.value) is error
+    assert smtp_server.messages == []
+
+
 def test_no_server_is_a_network_timeout():
     settings = replace(Settings(), smtp_host="127.0.0.1", smtp_port=free_port(), smtp_timeout=2.0)
     with pytest.raises(errors.NetworkTimeout):

@@ -4,6 +4,7 @@
     server.refuse("gone@example.com")            # 550 at RCPT
     server.refuse("busy@example.com", code=451)   # 451 at RCPT: try again later
     server.require_login("mailer", "pw")          # AUTH PLAIN/LOGIN without TLS, checked
+    server.refuse_sender(code=550); server.refuse_data(code=552)   # MAIL FROM / DATA refused
     ... server.messages -> [email.message.EmailMessage], server.envelopes -> [(mail_from, [rcpt])]
     server.stop()
 """
@@ -16,7 +17,8 @@ from aiosmtpd.smtp import AuthResult
 
 from ._net import free_port
 
-REPLIES = {550: "550 5.1.1 Mailbox unavailable", 451: "451 4.3.0 Try again later", 552: "552 5.2.2 Mailbox full"}
+REPLIES = {550: "550 5.1.1 Mailbox unavailable", 451: "451 4.3.0 Try again later", 452: "452 4.3.1 Out of storage",
+           552: "552 5.2.2 Mailbox full"}
 
 
 class SmtpCapture:
@@ -27,11 +29,19 @@ class SmtpCapture:
         self.envelopes = []
         self._refusals = {}
         self._login = None
+        self._sender_refusal = None
+        self._data_refusal = None
         self._lock = threading.Lock()
         self._controller = None
 
     def refuse(self, address, code=550):
         self._refusals[address.lower()] = REPLIES.get(code, f"{code} Refused")
+
+    def refuse_sender(self, code=550):
+        self._sender_refusal = REPLIES.get(code, f"{code} Sender refused")
+
+    def refuse_data(self, code=552):
+        self._data_refusal = REPLIES.get(code, f"{code} Message refused")
 
     def require_login(self, user, password):
         self._login = (user, password)
@@ -51,6 +61,13 @@ class SmtpCapture:
             self._controller = None
 
     # aiosmtpd handler hooks
+    async def handle_MAIL(self, server, session, envelope, address, mail_options):
+        if self._sender_refusal:
+            return self._sender_refusal
+        envelope.mail_from = address
+        envelope.mail_options.extend(mail_options)
+        return "250 OK"
+
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
         refusal = self._refusals.get(address.lower())
         if refusal:
@@ -61,6 +78,8 @@ class SmtpCapture:
         return "250 OK"
 
     async def handle_DATA(self, server, session, envelope):
+        if self._data_refusal:
+            return self._data_refusal
         message = email.message_from_bytes(envelope.original_content, policy=email.policy.default)
         with self._lock:
             self.messages.append(message)
