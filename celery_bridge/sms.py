@@ -57,8 +57,8 @@ class HttpSmsProvider:
 
     def send(self, to, text):
         """Hand one text to the provider; returns ``{"recipient", "message_id", "status"}``."""
-        if not self.url or not self._api_token:
-            raise errors.JobError("SMS provider not configured (sms_url, sms_api_token)")
+        if not (self.url and self._api_token and self.sender_id):
+            raise errors.JobError("SMS provider not configured (sms_url, sms_api_token, sms_sender_id)")
         recipient = normalise_number(to)
         if not text or not text.strip():
             raise errors.InvalidInput("empty SMS text")

@@ -86,3 +86,9 @@ def test_retry_after_may_be_an_http_date():
     assert 115 <= http_calls.retry_after_seconds(response) <= 121
     response.headers["Retry-After"] = "soon"
     assert http_calls.retry_after_seconds(response) is None
+
+
+def test_an_unconfigured_provider_fails_without_retry():
+    with pytest.raises(errors.JobError, match="not configured") as caught:
+        HttpSmsProvider("", "", "", 1.0).send("01712345678", "hello")
+    assert errors.classify(caught.value) == errors.INTERNAL
