@@ -121,6 +121,8 @@ class BkashGateway(PaymentGateway):
     def _refusal(self, body, step, reference):
         """A non-success code at create/execute: a transient one raises, anything else is a decline."""
         code = self._code(body)
+        if not code:  # not an answer bKash gives: whether it acted is unknown, so ask again later
+            raise errors.NetworkTimeout(f"bKash {step}: reply without a status code")
         self._raise_for_code(code, step)
         logger.info("bKash: %s declined at %s with %s", reference, step, code)
         return ChargeResult(DECLINED, None, code or "unknown", self._message(body))
