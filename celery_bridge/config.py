@@ -7,6 +7,8 @@ import configparser
 import os
 from dataclasses import dataclass, fields
 
+from .scrub import MASK, is_secret_key
+
 SECTION = "smart_dairy_jobs"
 BRIDGE_LOGIN = "smart_dairy_jobs_bridge"
 
@@ -35,11 +37,36 @@ class Settings:
     iot_batch_size: int = 500  # readings that close a device's batch early
     iot_metrics_port: int = 9809  # the ingestion bridge's Prometheus endpoint; 0 turns it off
 
+    # Outgoing mail (celery_bridge.mail)
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = 25
+    smtp_user: str = ""  # empty: no AUTH
+    smtp_password: str = ""
+    smtp_security: str = "none"  # none, starttls or ssl
+    smtp_from: str = "Smart Dairy <noreply@smartdairybd.com>"
+    smtp_timeout: float = 10.0
+    # SMS (celery_bridge.sms): the provider's send endpoint
+    sms_url: str = ""
+    sms_api_token: str = ""
+    sms_sender_id: str = ""
+    sms_timeout: float = 30.0
+    # Payment gateways (celery_bridge.payments)
+    bkash_base_url: str = ""  # e.g. https://tokenized.sandbox.bka.sh/v1.2.0-beta
+    bkash_app_key: str = ""
+    bkash_app_secret: str = ""
+    bkash_username: str = ""
+    bkash_password: str = ""
+    nagad_base_url: str = ""  # e.g. http://sandbox.mynagad.com:10080/remote-payment-gateway-1.0
+    nagad_merchant_id: str = ""
+    nagad_api_key: str = ""
+    payment_timeout: float = 20.0
+    payment_callback_url: str = ""  # the web page the gateways send the customer back to
+
     def __repr__(self):
         shown = {f.name: getattr(self, f.name) for f in fields(self)}
-        for name in ("odoo_api_key", "database_dsn", "mqtt_url"):  # may hold a password
-            if shown[name]:
-                shown[name] = "********"
+        for name, value in shown.items():
+            if value and (is_secret_key(name) or name in ("database_dsn", "mqtt_url")):  # may hold a password
+                shown[name] = MASK
         return "Settings(%s)" % ", ".join(f"{k}={v!r}" for k, v in shown.items())
 
 

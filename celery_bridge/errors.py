@@ -59,6 +59,10 @@ class InvalidInput(JobError):
     error_type = VALIDATION
 
 
+class Refused(InvalidInput):
+    """The other side (mail server, SMS provider, gateway) said no for good; sending again cannot help."""
+
+
 class PermissionDenied(JobError):
     error_type = PERMISSION
 

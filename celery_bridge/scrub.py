@@ -3,7 +3,7 @@ import re
 
 MASK = "********"
 SECRET_KEY = re.compile(
-    r"pass(word|wd)?|secret|token|api[_-]?key|apikey|auth(orization)?|credential|private[_-]?key|pin$|otp$",
+    r"pass(word|wd)?|secret|token|(api|app)[_-]?key|apikey|appkey|auth(orization)?|credential|private[_-]?key|pin$|otp$",
     re.IGNORECASE,
 )
 
@@ -19,3 +19,12 @@ def scrub(value):
     if isinstance(value, (list, tuple)):
         return [scrub(item) for item in value]
     return value
+
+
+def redact(text, secrets):
+    """``text`` with every occurrence of the given secret values masked (for messages from outside)."""
+    text = "" if text is None else str(text)
+    for secret in secrets:
+        if secret and len(secret) >= 4:  # masking a 1-3 character "secret" would mangle ordinary words
+            text = text.replace(secret, MASK)
+    return text

@@ -19,3 +19,35 @@ def redis_db():
     for member in client.smembers("sdj:circuits"):
         if member.decode().startswith(prefix):
             client.srem("sdj:circuits", member)
+
+
+@pytest.fixture
+def smtp_server():
+    """A real SMTP server (aiosmtpd) on a free local port, keeping what it receives."""
+    from tests.fakes.smtp_server import SmtpCapture
+
+    server = SmtpCapture()
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def sms_provider():
+    from tests.fakes.sms_provider import SmsProviderFake
+
+    provider = SmsProviderFake()
+    provider.start()
+    yield provider
+    provider.stop()
+
+
+@pytest.fixture
+def payment_sandbox():
+    """The local bKash + Nagad sandbox; replies it is told to lose come 3 s late (clients wait 0.3 s)."""
+    from tests.fakes.payment_sandbox import PaymentSandbox
+
+    sandbox = PaymentSandbox(hold_seconds=3.0)
+    sandbox.start()
+    yield sandbox
+    sandbox.stop()

@@ -1,5 +1,7 @@
+from dataclasses import fields
+
 from celery_bridge import routing
-from celery_bridge.config import load_settings
+from celery_bridge.config import Settings, load_settings
 from celery_bridge.scrub import MASK, scrub
 
 
@@ -30,6 +32,7 @@ def test_scrub_masks_nested_secrets_and_keeps_the_rest():
     data = {"amount": 5, "payment": {"api_key": "k", "Password": "p", "items": [{"token": "t", "n": 1}]}}
     assert scrub(data) == {"amount": 5, "payment": {"api_key": MASK, "Password": MASK, "items": [{"token": MASK, "n": 1}]}}
     assert scrub(["a", {"secret": 1}]) == ["a", {"secret": MASK}]
+    assert scrub({"app_key": "k", "X-APP-Key": "k", "username": "u"}) == {"app_key": MASK, "X-APP-Key": MASK, "username": "u"}
 
 
 def test_routing_by_task_name():
@@ -41,3 +44,24 @@ def test_routing_by_task_name():
     assert routing.route_for("smart_dairy.health.ping") == "celery"
     assert set(routing.QUEUE_NAMES) == {
         "celery", "celery:high", "celery:low", "celery:iot", "celery:email", "celery:report", "celery:payment"}
+
+
+def test_settings_repr_hides_every_secret_looking_field():
+    secret_names = [f.name for f in fields(Settings)
+                    if any(word in f.name for word in ("password", "secret", "token", "api_key", "app_key"))]
+    assert {"odoo_api_key", "smtp_password", "sms_api_token", "bkash_app_key", "bkash_app_secret",
+            "bkash_password", "nagad_api_key"} <= set(secret_names)
+    environ = {name.upper(): f"value-of-{name}" for name in secret_names}
+    environ["SMTP_USER"] = "mailer"
+    shown = repr(load_settings(environ, section={}))
+    for name in secret_names:
+        assert f"value-of-{name}" not in shown
+        assert f"{name}={MASK!r}" in shown
+    assert "smtp_user='mailer'" in shown, "only secrets are hidden"
+    assert "smtp_timeout=10.0" in shown
+
+
+def test_new_settings_read_numbers_from_odoo_conf():
+    settings = load_settings({}, section={"smtp_port": "2525", "payment_timeout": "5.5", "sms_url": "http://x/s"})
+    assert (settings.smtp_port, settings.payment_timeout, settings.sms_url) == (2525, 5.5, "http://x/s")
+    assert settings.smtp_security == "none"

@@ -1,0 +1,2 @@
+"""Payment gateway adapters (bKash, Nagad) behind one interface; see ``gateway``."""
+from .gateway import COMPLETED, DECLINED, PENDING, ChargeResult, PaymentGateway, get_gateway, pay_once
