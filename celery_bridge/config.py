@@ -33,7 +33,7 @@ class Settings:
     mqtt_url: str = "mqtt://127.0.0.1:1883"  # the broker the IoT ingestion bridge subscribes to
     mqtt_topic: str = "smartdairy/+/+/readings"
     mqtt_client_id: str = "smart-dairy-iot-ingest"
-    iot_batch_window: float = 0.5  # seconds a device's readings are gathered into one job
+    iot_batch_window: float = 1.0  # seconds a device's readings are gathered into one job (jobs/s = devices/window)
     iot_batch_size: int = 500  # readings that close a device's batch early
     iot_metrics_port: int = 9809  # the ingestion bridge's Prometheus endpoint; 0 turns it off
 

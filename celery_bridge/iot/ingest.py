@@ -14,7 +14,10 @@ import signal
 import threading
 import time
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from urllib.parse import urlsplit
+
+from . import catalog
 
 _logger = logging.getLogger("celery_bridge.iot.ingest")
 
@@ -117,6 +120,9 @@ class Ingestor:
         self.submit = submit  # callable(batches) -> number of jobs; raises when Odoo cannot take them
         self.batcher = Batcher(settings.iot_batch_window, settings.iot_batch_size)
         self.backlog = []  # batches Odoo has not taken yet, retried in order
+        self.max_in_flight = 2
+        self._in_flight = 0
+        self._lock = threading.Lock()
         self.counts = Counter()
         self.stopping = threading.Event()
         self.client = None
@@ -150,37 +156,65 @@ class Ingestor:
                                 message.topic[:200], exc, self.counts[exc.reason])
             return
         self._count("accepted")
-        self.batcher.add(device_id, readings)
+        self.batcher.add(device_id, [catalog.compact(reading) for reading in readings])
 
-    # --- dispatch side (main thread) ---
-    def flush(self, everything=False):
-        """Hand due batches (and the backlog) to Odoo; returns the number of readings it took."""
-        batches = self.backlog + self.batcher.take_due(everything)
-        self.backlog = []
-        if not batches:
-            self._set_backlog()
-            return 0
-        if time.monotonic() < self._retry_at and not everything:
-            self.backlog = batches
-            self._set_backlog()
-            return 0
+    # --- dispatch side ---
+    def _take(self, everything):
+        """The batches to send now: the backlog first, then whatever is due (nothing while backing off)."""
+        with self._lock:
+            if time.monotonic() < self._retry_at and not everything:
+                return []
+            batches, self.backlog = self.backlog + self.batcher.take_due(everything), []
+            return batches
+
+    def _send(self, batches):
+        """Hand batches to Odoo; what it does not take goes back to the front of the backlog."""
         try:
             self.submit(batches)
         except Exception as exc:  # noqa: BLE001 - Odoo down, network, auth: keep the readings, retry later
-            self.backlog = batches
-            self._retry_at = time.monotonic() + self._retry_delay
-            _logger.warning("Odoo did not take %d batch(es) (%s); retrying in %.0f s",
-                            len(batches), str(exc)[:200], self._retry_delay)
-            self._retry_delay = min(self._retry_delay * 2, 30.0)
+            with self._lock:
+                self.backlog = batches + self.backlog
+                self._retry_at = time.monotonic() + self._retry_delay
+                _logger.warning("Odoo did not take %d batch(es) (%s); retrying in %.0f s",
+                                len(batches), str(exc)[:200], self._retry_delay)
+                self._retry_delay = min(self._retry_delay * 2, 30.0)
             self._set_backlog()
             return 0
-        self._retry_delay = 1.0
         taken = sum(len(batch["readings"]) for batch in batches)
-        self.counts["readings_submitted"] += taken
+        with self._lock:
+            self._retry_delay = 1.0
+            self.counts["readings_submitted"] += taken
         if self._metrics:
             self._metrics.readings.inc(taken)
         self._set_backlog()
         return taken
+
+    def flush(self, everything=False):
+        """Send what is due now and wait for Odoo; returns the number of readings it took."""
+        batches = self._take(everything)
+        self._set_backlog()
+        return self._send(batches) if batches else 0
+
+    def _pump(self, executor):
+        """Send due batches without waiting, at most ``max_in_flight`` calls at a time: batches keep
+        closing while Odoo records the previous ones."""
+        with self._lock:
+            if self._in_flight >= self.max_in_flight:
+                return
+        batches = self._take(False)
+        if not batches:
+            return
+        with self._lock:
+            self._in_flight += 1
+
+        def send():
+            try:
+                self._send(batches)
+            finally:
+                with self._lock:
+                    self._in_flight -= 1
+
+        executor.submit(send)
 
     def run(self):
         import paho.mqtt.client as mqtt
@@ -201,17 +235,19 @@ class Ingestor:
         self.client.connect_async(url.hostname or "127.0.0.1", url.port or (8883 if url.scheme == "mqtts" else 1883),
                                   keepalive=30)
         self.client.loop_start()
-        tick = min(0.1, self.settings.iot_batch_window / 2)
+        tick = min(0.05, self.settings.iot_batch_window / 2)
         next_stats = time.monotonic() + 60
+        executor = ThreadPoolExecutor(self.max_in_flight, thread_name_prefix="submit")
         try:
             while not self.stopping.wait(tick):
-                self.flush()
+                self._pump(executor)
                 if time.monotonic() >= next_stats:
                     _logger.info("ingestion so far: %s", dict(self.counts))
                     next_stats = time.monotonic() + 60
         finally:
             self.client.disconnect()
             self.client.loop_stop()
+            executor.shutdown(wait=True)
             for _attempt in range(5):  # what was gathered goes to Odoo before the bridge exits
                 self.flush(everything=True)
                 if not self.backlog:
@@ -257,7 +293,11 @@ def odoo_submitter(settings):
     client = OdooClient(settings)
 
     def submit(batches):
-        return client.execute("smart_dairy.iot.device", "submit_readings", batches)
+        # Each batch's readings travel as one JSON string: Odoo parses one XML-RPC value per batch
+        # instead of three per reading.
+        return client.execute("smart_dairy.iot.device", "submit_readings", [
+            {"device_id": batch["device_id"], "readings": json.dumps(batch["readings"], separators=(",", ":"))}
+            for batch in batches])
 
     return submit
 

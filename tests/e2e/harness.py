@@ -256,7 +256,7 @@ class Client:
 
 
 class Worker:
-    def __init__(self, workdir, odoo, broker_url, api_key, name="e2e"):
+    def __init__(self, workdir, odoo, broker_url, api_key, name="e2e", concurrency=2):
         self.log = Path(workdir) / f"worker-{name}.log"
         self.env = dict(
             odoo_env(), ODOO_URL=odoo.url, ODOO_DB=odoo.db, ODOO_API_KEY=api_key,
@@ -266,12 +266,13 @@ class Worker:
         )
         self.metrics_url = f"http://127.0.0.1:{self.env['METRICS_PORT']}/metrics"
         self.name = name
+        self.concurrency = concurrency
         self.process = None
 
     def start(self):
         readies = self.log.read_text().count("ready.") if self.log.exists() else 0
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "celery_bridge", "worker", "-Q", QUEUES, "-c", "2",
+            [sys.executable, "-m", "celery", "-A", "celery_bridge", "worker", "-Q", QUEUES, "-c", str(self.concurrency),
              "-n", f"{self.name}@%h", "-l", "INFO", "--without-gossip", "--without-mingle",
              f"--logfile={self.log}"],
             cwd=str(REPO), env=self.env, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT,
