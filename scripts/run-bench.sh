@@ -1,10 +1,15 @@
 #!/usr/bin/env bash
 # Runs the benchmarks (bench/run.py) against a fresh Odoo database, a private redis-server and a real
-# worker, and writes bench/RESULTS.md. Needs Odoo 18 at $ODOO_PATH. Extra arguments go to bench/run.py.
+# worker, and writes bench/RESULTS.md. Needs Odoo 18 at $ODOO_PATH. Extra arguments go to bench/run.py;
+# `scripts/run-bench.sh iot [...]` runs the IoT benchmark (bench/iot.py) instead.
 set -euo pipefail
 source "$(dirname "$0")/common.sh"
 cd "$REPO"
 odoo_present || { echo "No Odoo 18 at $ODOO_PATH: put it there or set ODOO_PATH (see README)." >&2; exit 1; }
 setup_venv yes
 ensure_db_role
+if [ "${1:-}" = iot ]; then
+  shift
+  exec "$PY" bench/iot.py "$@"   # MQTT → PostgreSQL → Odoo: readings/s and latency (bench/RESULTS-iot.md)
+fi
 exec "$PY" bench/run.py "$@"

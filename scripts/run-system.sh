@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Sets up and runs the whole system on this machine: Odoo (from $ODOO_PATH) with the addons on a
-# fresh database, and Celery workers for every queue, against the local PostgreSQL and Redis.
+# fresh database, Celery workers for every queue and the MQTT ingestion bridge, against the local
+# PostgreSQL, Redis and Mosquitto.
 #   scripts/run-system.sh            run until Ctrl-C
 #   scripts/run-system.sh --check    start, prove a ping round trip, stop
 set -euo pipefail
@@ -49,9 +50,15 @@ say "Issuing the bridge user's API key"
 ODOO_API_KEY="$("$PY" -m celery_bridge.cli --login admin issue-bridge-key)"
 export ODOO_API_KEY
 
+# The IoT tasks write readings straight into Odoo's database: same server and role as Odoo.
+export DATABASE_DSN="${DATABASE_DSN:-host=127.0.0.1 port=5432 user=odoo dbname=$DB}"
 say "Starting Celery workers for every queue (log: var/worker.log)"
 "$PY" -m celery -A celery_bridge worker -Q celery,celery:high,celery:low,celery:iot,celery:email,celery:report,celery:payment \
   -c 2 -n "worker@%h" -l INFO --logfile="$STATE/worker.log" &
+pids+=($!)
+
+say "Starting the MQTT ingestion bridge on ${MQTT_URL:-mqtt://127.0.0.1:1883} (log: var/ingest.log)"
+"$PY" -m celery_bridge.iot.ingest >> "$STATE/ingest.log" 2>&1 &
 pids+=($!)
 
 say "Smoke test: an XML-RPC dispatch of smart_dairy.health.ping"
@@ -64,7 +71,9 @@ cat <<INFO
 Smart Dairy Jobs is running.
   Odoo:     $ODOO_URL/odoo/action-smart_dairy_jobs.smart_dairy_job_action   (login admin / admin)
   Database: $DB      Broker: $BROKER
-  Logs:     var/odoo.log, var/worker.log
+  Farm IoT: $ODOO_URL/odoo/action-smart_dairy_iot.smart_dairy_iot_device_action
+            devices publish JSON to smartdairy/<farm>/<device ID>/readings on ${MQTT_URL:-mqtt://127.0.0.1:1883}
+  Logs:     var/odoo.log, var/worker.log, var/ingest.log
 INFO
 [ "$check_only" = yes ] && exit 0
 echo "Ctrl-C stops everything."

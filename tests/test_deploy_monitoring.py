@@ -6,17 +6,20 @@ from pathlib import Path
 import yaml
 
 from celery_bridge import metrics
+from celery_bridge.iot import ingest
 
 REPO = Path(__file__).resolve().parents[1]
 WORKER_METRICS = {"celery_tasks_total", "celery_task_duration_seconds_bucket", "celery_task_retries_total",
                   "celery_queue_length", "celery_queue_oldest_message_age_seconds", "celery_workers_active"}
 ODOO_METRICS = {"smart_dairy_jobs_jobs", "smart_dairy_jobs_dead_letters_open", "smart_dairy_jobs_sla_breaches_1h",
                 "smart_dairy_jobs_oldest_pending_seconds", "smart_dairy_jobs_workers_alive"}
+INGEST_METRICS = {ingest.MESSAGES_METRIC + "_total", ingest.READINGS_METRIC + "_total", ingest.BACKLOG_METRIC,
+                  ingest.CONNECTED_METRIC}
 ODOO_SOURCE = (REPO / "addons/smart_dairy_jobs/models/smart_dairy_job_monitor.py").read_text()
 
 
 def metric_names(expression):
-    return set(re.findall(r"\b((?:celery|smart_dairy_jobs)_[a-z_0-9]+)", expression))
+    return set(re.findall(r"\b((?:celery|smart_dairy_jobs|smart_dairy_iot)_[a-z_0-9]+)", expression))
 
 
 def test_the_exported_names_are_the_ones_the_files_know():
@@ -40,4 +43,6 @@ def test_prometheus_config_scrapes_workers_and_odoo_with_a_token():
     assert jobs["smart_dairy_odoo"]["authorization"]["type"] == "Bearer"
     alerts = yaml.safe_load((REPO / "deploy/smart_dairy_jobs_alerts.yml").read_text())
     used = set().union(*(metric_names(rule["expr"]) for rule in alerts["groups"][0]["rules"]))
-    assert used <= WORKER_METRICS | ODOO_METRICS
+    assert used <= WORKER_METRICS | ODOO_METRICS | INGEST_METRICS, used - WORKER_METRICS - ODOO_METRICS - INGEST_METRICS
+    assert INGEST_METRICS & used
+    assert "iot-ingest:9809" in jobs["smart_dairy_iot_ingest"]["static_configs"][0]["targets"]

@@ -39,7 +39,7 @@ def test_compose_file_parses_with_every_worker_pool():
     assert result.returncode == 0, result.stderr
     services = set(result.stdout.split())
     assert {"odoo", "db", "redis", "flower", "worker-general", "worker-iot", "worker-email", "worker-report",
-            "worker-payment"} <= services
+            "worker-payment", "mosquitto", "iot-ingest"} <= services
 
 
 @pytest.mark.skipif(_compose_command() is None, reason="neither docker compose nor docker-compose is installed")

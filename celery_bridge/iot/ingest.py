@@ -311,7 +311,7 @@ def main():
     settings = load_settings()
     registry = CollectorRegistry()
     if settings.iot_metrics_port:
-        start_http_server(settings.iot_metrics_port, addr="127.0.0.1", registry=registry)
+        start_http_server(settings.iot_metrics_port, addr="0.0.0.0", registry=registry)
     ingestor = Ingestor(settings, odoo_submitter(settings), registry=registry)
     signal.signal(signal.SIGTERM, ingestor.stop)
     signal.signal(signal.SIGINT, ingestor.stop)
