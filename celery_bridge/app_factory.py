@@ -4,7 +4,10 @@ from kombu import Exchange, Queue
 
 from . import routing
 
-TASK_MODULES = ["celery_bridge.tasks.health", "celery_bridge.tasks.iot"]
+TASK_MODULES = [
+    "celery_bridge.tasks.health", "celery_bridge.tasks.iot", "celery_bridge.tasks.notifications",
+    "celery_bridge.tasks.payments", "celery_bridge.tasks.reports", "celery_bridge.tasks.maintenance",
+]
 
 
 def route_task(name, args, kwargs, options, task=None, **kw):

@@ -36,6 +36,8 @@ class Settings:
     iot_batch_window: float = 1.0  # seconds a device's readings are gathered into one job (jobs/s = devices/window)
     iot_batch_size: int = 500  # readings that close a device's batch early
     iot_metrics_port: int = 9809  # the ingestion bridge's Prometheus endpoint; 0 turns it off
+    backup_dir: str = "/var/backups/smart_dairy"  # where backup_database writes pg_dump files
+    backup_keep: int = 7  # how many of them rotation keeps
 
     # Outgoing mail (celery_bridge.mail)
     smtp_host: str = "127.0.0.1"

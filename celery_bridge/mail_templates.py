@@ -43,9 +43,9 @@ NAMED_TEMPLATES = {
     "report_ready": MailTemplate(
         subject="Your report $report_name is ready",
         html="<p>Your report <b>$report_name</b> for $date_from to $date_to is ready.</p>"
-             '<p><a href="$download_url">Download it</a> (the link works for 7 days).</p>',
+             '<p><a href="$download_url">Open it in Smart Dairy</a> (sign in to download it).</p>',
         text="Your report $report_name for $date_from to $date_to is ready.\n\n"
-             "Download it (the link works for 7 days): $download_url\n",
+             "Open it in Smart Dairy (sign in to download it): $download_url\n",
     ),
     "report_timed_out": MailTemplate(
         subject="Your report $report_name could not be finished",
@@ -56,8 +56,10 @@ NAMED_TEMPLATES = {
     ),
     "daily_report": MailTemplate(
         subject="Smart Dairy daily report for $report_date",
-        html="<p>The daily report for <b>$report_date</b> is attached.</p><p>Smart Dairy</p>",
-        text="The daily report for $report_date is attached.\n\nSmart Dairy\n",
+        html="<p>The daily report for <b>$report_date</b> is attached: $litres L of milk from $devices milk"
+             " meter(s).</p><p>Smart Dairy</p>",
+        text="The daily report for $report_date is attached: $litres L of milk from $devices milk meter(s).\n\n"
+             "Smart Dairy\n",
     ),
 }
 

@@ -1,4 +1,4 @@
-# Odoo 18 with what the smart_dairy_jobs addon imports (celery, and the shared celery_bridge code).
+# Odoo 18 with what the addons import (celery, psycopg2, paho… and the shared celery_bridge code).
 FROM odoo:18
 USER root
 COPY requirements.txt /opt/smart-dairy/requirements.txt

@@ -31,7 +31,7 @@ dropdb "${PG_ARGS[@]}" --if-exists --force "$DB"
 export CELERY_BROKER_URL="$BROKER" CELERY_RESULT_BACKEND="$RESULTS"
 odoo_cmd=("$PY" "$ODOO_PATH/odoo-bin" -c "$REPO/odoo.conf" --addons-path="$(addons_path)" -d "$DB"
           --db-filter="^$DB\$" --http-port="$PORT" --data-dir="$STATE/odoo-data")
-PYTHONPATH="$ODOO_PATH:$PYTHONPATH" "${odoo_cmd[@]}" -i smart_dairy_jobs,smart_dairy_iot --stop-after-init \
+PYTHONPATH="$ODOO_PATH:$PYTHONPATH" "${odoo_cmd[@]}" -i smart_dairy_jobs,smart_dairy_iot,smart_dairy_operations --stop-after-init \
   --log-level=warn --logfile="$STATE/install.log"
 
 say "Starting Odoo on http://127.0.0.1:$PORT (log: var/odoo.log)"

@@ -45,7 +45,7 @@ def test_without_a_text_body_the_html_is_turned_into_text(smtp_server):
 
 
 def test_attachments_travel_with_the_mail(smtp_server):
-    mail = render_named("daily_report", {"report_date": "2026-02-01"})
+    mail = render_named("daily_report", {"report_date": "2026-02-01", "litres": "1,204.5", "devices": 12})
     send_mail(settings_for(smtp_server), "owner@farm.example", mail.subject, mail.html, mail.text,
               attachments=[("daily.csv", b"farm,litres\nA,10\n", "text/csv")])
     [attachment] = list(smtp_server.messages[0].iter_attachments())

@@ -131,7 +131,7 @@ class OdooServer:
         subprocess.run(["dropdb", "-h", "127.0.0.1", "-U", "postgres", "--if-exists", self.db], check=True)
         with open(self.install_log, "w") as log:
             subprocess.run(
-                self._cmd("-i", "smart_dairy_jobs,smart_dairy_iot", "--stop-after-init", "--log-level=info"),
+                self._cmd("-i", "smart_dairy_jobs,smart_dairy_iot,smart_dairy_operations", "--stop-after-init", "--log-level=info"),
                 stdout=log, stderr=subprocess.STDOUT, env=odoo_env(), check=True, timeout=600,
             )
 

@@ -620,13 +620,16 @@ class SmartDairyJob(models.Model):
                 live[job] = (report["state"], attempt)
             outcomes[index] = {"uuid": job.uuid, "status": "applied", "message": ""}
 
-        deferred = self.sudo().browse()
+        deferred = succeeded = self.sudo().browse()
         for job, vals in pending_vals.items():
             if vals.get("state") == jobstate.RETRY:
                 deferred |= job
+            elif vals.get("state") == jobstate.SUCCESS:
+                succeeded |= job
             job.write(vals)
         deferred._schedule_publish()
         self._settle_failures([(job, report) for job, report in failures])
+        succeeded._on_finished()
         return outcomes
 
     @api.model
@@ -698,7 +701,13 @@ class SmartDairyJob(models.Model):
             job.write(vals)
         retrying._schedule_publish()
         if dead:
-            self.env["smart_dairy.job.dead.letter"].sudo()._create_for_jobs(dead)
+            self.env["smart_dairy.job.dead.letter"].sudo()._create_for_jobs(dead.filtered(lambda job: not job.is_parent))
+            dead._on_finished()
+
+    def _on_finished(self):
+        """Called (as superuser) on jobs that just ended for good: succeeded, or failed past their
+        retries. Addons override it to act on their tasks' outcomes; keep it cheap and batched."""
+        self._settle_parents()
 
     # ------------------------------------------------------------------ stuck jobs
 

@@ -1,0 +1,161 @@
+import base64
+import binascii
+import json
+from datetime import timedelta
+
+from odoo import api, fields, models
+from odoo.exceptions import AccessError, ValidationError
+
+from celery_bridge import jobstate
+
+MAX_CHUNK_SIZE = 10000
+MAX_FILE_BYTES = 200 * 1024 * 1024
+CLEANUP_KINDS = ("jobs", "dead_letters")
+MAX_CLEANUP_BATCH = 10000
+
+
+class SmartDairyJobChunksFilesCleanup(models.Model):
+    """Three things a job may have beyond its own run, kept out of the engine's file:
+
+    - chunks (B-009 §8.2): a parent job records the whole, chunk jobs do the work. The parent is never
+      sent to a worker: it is started when its chunks are dispatched, shows their aggregate progress and
+      ends when the last chunk ends (success if every chunk succeeded). Each chunk is an ordinary job,
+      with its own retries, time limits and dead letter;
+    - files a job produces (reports, exports), attached by the worker that made them;
+    - the cleanup of old jobs and dead letters, a batch at a time, for the maintenance task.
+    """
+
+    _inherit = "smart_dairy.job"
+
+    is_parent = fields.Boolean(string="Chunked", readonly=True, help="Its work is done by its chunk jobs.")
+    parent_id = fields.Many2one("smart_dairy.job", string="Parent Job", readonly=True, index=True,
+                                ondelete="cascade")
+    child_ids = fields.One2many("smart_dairy.job", "parent_id", string="Chunks")
+    chunk_count = fields.Integer(string="Number of Chunks", readonly=True)
+    chunks_done = fields.Integer(readonly=True)
+
+    @api.model
+    def dispatch_chunked(self, task_name, items, chunk_size=100, kwargs=None, chunk_task_name=None, **options):
+        """One parent job for ``task_name`` and one chunk job of ``chunk_task_name`` (default: the
+        same task) per ``chunk_size`` items, each called with ``(chunk, **kwargs)``. Returns the parent."""
+        if not isinstance(items, list) or not items:
+            raise ValidationError(self.env._("items must be a non-empty list."))
+        if not isinstance(chunk_size, int) or not 1 <= chunk_size <= MAX_CHUNK_SIZE:
+            raise ValidationError(self.env._("chunk_size must be an integer from 1 to %(max)s.", max=MAX_CHUNK_SIZE))
+        if not (self.env.su or self.env.user.has_group("smart_dairy_jobs.group_user")):
+            raise AccessError(self.env._("Only Jobs users may dispatch background jobs."))
+        chunks = [items[start:start + chunk_size] for start in range(0, len(items), chunk_size)]
+        parent_vals = self._prepare_dispatch(task_name, [], kwargs, dict(options))
+        now = fields.Datetime.now()
+        parent_vals.update(is_parent=True, chunk_count=len(chunks), state=jobstate.STARTED,
+                           date_enqueued=now, date_started=now, progress=0,
+                           progress_message=self.env._("0 of %(count)s chunks done", count=len(chunks)))
+        parent = self.sudo().create(parent_vals)
+        self.sudo().dispatch_many([
+            dict(options, task_name=chunk_task_name or task_name, args=[chunk], kwargs=kwargs or {})
+            for chunk in chunks
+        ]).write({"parent_id": parent.id})
+        return parent.with_env(self.env)
+
+    def _settle_parents(self):
+        """Count finished chunks on their parents; a parent ends with its last chunk."""
+        parents = self.parent_id
+        if not parents:
+            return
+        self.env.flush_all()
+        self.env.cr.execute(
+            """SELECT parent_id, count(*) FILTER (WHERE state IN %s), count(*) FILTER (WHERE state = %s)
+                 FROM smart_dairy_job WHERE parent_id = ANY(%s) GROUP BY parent_id""",
+            [tuple(jobstate.TERMINAL), jobstate.FAILURE, parents.ids],
+        )
+        for parent_id, done, failed in self.env.cr.fetchall():
+            parent = parents.browse(parent_id)
+            vals = {"chunks_done": done, "progress": int(100 * done / max(parent.chunk_count, 1)),
+                    "progress_message": self.env._("%(done)s of %(count)s chunks done",
+                                                   done=done, count=parent.chunk_count)}
+            if done >= parent.chunk_count and parent.state not in jobstate.TERMINAL:
+                vals.update(parent._chunked_outcome(failed))
+            parent.write(vals)
+
+    def _chunked_outcome(self, failed):
+        children = self.child_ids
+        outcomes = []
+        for child in children.filtered(lambda job: job.result_json):
+            result = json.loads(child.result_json)
+            if isinstance(result, dict) and isinstance(result.get("outcomes"), list):
+                outcomes.extend(result["outcomes"])
+        result = {"chunks": self.chunk_count, "failed_chunks": failed, "outcomes": outcomes}
+        vals = {"state": jobstate.FAILURE if failed else jobstate.SUCCESS, "date_done": fields.Datetime.now(),
+                "result_json": json.dumps(result)}
+        if self.date_started:
+            vals["duration"] = (fields.Datetime.now() - self.date_started).total_seconds()
+        if failed:
+            vals.update(error_type=children.filtered(lambda job: job.state == jobstate.FAILURE)[:1].error_type,
+                        error_message=self.env._("%(failed)s of %(count)s chunks failed (see their dead letters).",
+                                                 failed=failed, count=self.chunk_count))
+        return vals
+
+
+    attachment_ids = fields.One2many(
+        "ir.attachment", "res_id", string="Files", domain=[("res_model", "=", "smart_dairy.job")], readonly=True)
+    attachment_count = fields.Integer(string="Number of Files", compute="_compute_attachment_count")
+
+    @api.depends("attachment_ids")
+    def _compute_attachment_count(self):
+        for job in self:
+            job.attachment_count = len(job.attachment_ids)
+
+    @api.model
+    def attach_file(self, uuid, attempt, filename, mimetype, data_base64):
+        """Attach a file to a running job (the bridge only, for the job's current attempt). One call per
+        file. Returns the attachment id."""
+        if not self.env.user.has_group("smart_dairy_jobs.group_bridge"):
+            raise AccessError(self.env._("Only the Celery bridge user may attach files to jobs."))
+        job = self.sudo().search([("uuid", "=", uuid)], limit=1)
+        if not job:
+            raise ValidationError(self.env._("No job with uuid %(uuid)s.", uuid=uuid))
+        if job.state != jobstate.STARTED or job.attempt != attempt:
+            raise ValidationError(self.env._("Job %(uuid)s is not running attempt %(attempt)s.",
+                                             uuid=uuid, attempt=attempt))
+        if not isinstance(filename, str) or not filename or "/" in filename:
+            raise ValidationError(self.env._("A file name without '/' is required."))
+        try:
+            raw = base64.b64decode(data_base64, validate=True)
+        except (binascii.Error, TypeError, ValueError):
+            raise ValidationError(self.env._("The file content must be base64.")) from None
+        if len(raw) > MAX_FILE_BYTES:
+            raise ValidationError(self.env._("Files above %(mb)s MB are not attached.", mb=MAX_FILE_BYTES >> 20))
+        attachment = self.env["ir.attachment"].sudo().create({
+            "name": filename, "raw": raw, "mimetype": mimetype or "application/octet-stream",
+            "res_model": job._name, "res_id": job.id, "company_id": job.company_id.id,
+        })
+        return attachment.id
+
+
+    @api.model
+    def cleanup_batch(self, kind, days_to_keep, limit=1000):
+        """Delete one batch of old records (the maintenance task calls this until it returns less than
+        ``limit``): ``jobs`` finished more than ``days_to_keep`` days ago, except those an open dead
+        letter points to and chunks of an unfinished parent; ``dead_letters`` settled (requeued,
+        resolved, discarded) that long ago. Short transactions, no long locks. Returns the count."""
+        if not (self.env.su or self.env.user.has_group("smart_dairy_jobs.group_bridge")):
+            raise AccessError(self.env._("Only the Celery bridge runs the cleanup."))
+        if kind not in CLEANUP_KINDS:
+            raise ValidationError(self.env._("kind must be one of %(kinds)s.", kinds=", ".join(CLEANUP_KINDS)))
+        if not isinstance(days_to_keep, int) or days_to_keep < 1:
+            raise ValidationError(self.env._("days_to_keep must be a positive whole number."))
+        if not isinstance(limit, int) or not 1 <= limit <= MAX_CLEANUP_BATCH:
+            raise ValidationError(self.env._("limit must be from 1 to %(max)s.", max=MAX_CLEANUP_BATCH))
+        cutoff = fields.Datetime.now() - timedelta(days=days_to_keep)
+        if kind == "dead_letters":
+            old = self.env["smart_dairy.job.dead.letter"].sudo().search(
+                [("state", "!=", "new"), ("write_date", "<", cutoff)], limit=limit)
+        else:
+            old = self.sudo().with_context(active_test=False).search([
+                ("state", "in", list(jobstate.TERMINAL)), ("date_done", "<", cutoff),
+                ("dead_letter_ids", "not any", [("state", "=", "new")]),
+                "|", ("parent_id", "=", False), ("parent_id.state", "in", list(jobstate.TERMINAL)),
+            ], limit=limit)
+        count = len(old)
+        old.unlink()
+        return count

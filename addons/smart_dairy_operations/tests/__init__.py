@@ -1,0 +1,4 @@
+from . import test_notifications
+from . import test_payments
+from . import test_reports
+from . import test_maintenance

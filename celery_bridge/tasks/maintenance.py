@@ -1,0 +1,106 @@
+"""Maintenance of spec B-009 §5.1 on celery:low: old data out in small batches, nightly database dumps."""
+import os
+import re
+import subprocess
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+from psycopg2.extensions import parse_dsn
+
+from .. import errors
+from ..base import OdooJobTask, _settings
+from ..celery import app
+from ..iot import db
+
+# Small batches, each its own transaction: no lock held for long, the ingestion keeps writing.
+BATCH = 5000
+
+
+def delete_old_readings(settings, cutoff, batch=BATCH):
+    """Readings older than ``cutoff`` (naive UTC), deleted a batch per transaction; returns the count."""
+    def exists(cr):
+        cr.execute("SELECT to_regclass('smart_dairy_iot_reading') IS NOT NULL")
+        return cr.fetchone()[0]
+
+    if not db.run_in_transaction(settings, exists):
+        return 0
+    total = 0
+    while True:
+        def one_batch(cr):
+            cr.execute(
+                """DELETE FROM smart_dairy_iot_reading WHERE id IN (
+                       SELECT id FROM smart_dairy_iot_reading WHERE timestamp < %s LIMIT %s)""",
+                [cutoff, batch],
+            )
+            return cr.rowcount
+
+        deleted = db.run_in_transaction(settings, one_batch)
+        total += deleted
+        if deleted < batch:
+            return total
+
+
+@app.task(base=OdooJobTask, bind=True, name="smart_dairy.maintenance.cleanup_old_data")
+def cleanup_old_data(self, days_to_keep=90, batch_size=1000):
+    """Delete finished jobs, settled dead letters and readings older than ``days_to_keep`` days.
+
+    Jobs and dead letters go through Odoo (their files and links go with them), ``batch_size`` per
+    call; readings are deleted here in SQL batches. Open dead letters and their jobs are kept.
+    """
+    if not isinstance(days_to_keep, int) or days_to_keep < 1:
+        raise errors.InvalidInput("days_to_keep must be a positive whole number of days")
+    settings = _settings()
+    from ..odoo_client import OdooClient
+
+    client = OdooClient(settings)
+    removed = {}
+    for kind in ("dead_letters", "jobs"):
+        removed[kind] = 0
+        while True:
+            count = client.execute("smart_dairy.job", "cleanup_batch", kind, days_to_keep, batch_size)
+            removed[kind] += count
+            if count < batch_size:
+                break
+    self.report_progress(66, "jobs and dead letters done")
+    cutoff = datetime.now(timezone.utc).replace(tzinfo=None) - timedelta(days=days_to_keep)
+    removed["readings"] = delete_old_readings(settings, cutoff)
+    return {"days_to_keep": days_to_keep, "removed": removed}
+
+
+@app.task(base=OdooJobTask, bind=True, name="smart_dairy.maintenance.backup_database")
+def backup_database(self, keep=None):
+    """pg_dump (custom format) of Odoo's database into BACKUP_DIR, keeping the newest ``keep`` dumps."""
+    settings = _settings()
+    keep = settings.backup_keep if keep is None else int(keep)
+    if keep < 1:
+        raise errors.InvalidInput("keep must be at least 1")
+    params = parse_dsn(db.database_dsn(settings))
+    dbname = params.get("dbname") or settings.odoo_db
+    folder = Path(settings.backup_dir)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise errors.PermissionDenied(f"cannot create {folder}: {exc.strerror}") from None
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    target = folder / f"{dbname}-{stamp}.dump"
+    partial = target.with_suffix(".dump.part")
+    env = dict(os.environ)
+    if params.get("password"):
+        env["PGPASSWORD"] = params["password"]  # never on the command line, where ps would show it
+    command = ["pg_dump", "--format=custom", "--no-owner", f"--file={partial}", f"--dbname={dbname}"]
+    for key, flag in (("host", "--host"), ("port", "--port"), ("user", "--username")):
+        if params.get(key):
+            command.append(f"{flag}={params[key]}")
+    result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=3300)
+    if result.returncode:
+        partial.unlink(missing_ok=True)
+        first_line = (result.stderr.strip().splitlines() or ["no message"])[0]
+        raise errors.JobError(f"pg_dump failed ({result.returncode}): {first_line[:300]}")
+    partial.rename(target)
+    pattern = re.compile(rf"^{re.escape(dbname)}-\d{{8}}T\d{{6}}Z\.dump$")
+    dumps = sorted((p for p in folder.iterdir() if pattern.match(p.name)), key=lambda p: p.name, reverse=True)
+    removed = []
+    for old in dumps[keep:]:
+        old.unlink()
+        removed.append(old.name)
+    return {"file": str(target), "bytes": target.stat().st_size, "kept": min(len(dumps), keep), "removed": removed}
