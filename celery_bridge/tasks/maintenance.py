@@ -81,7 +81,7 @@ def backup_database(self, keep=None):
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise errors.PermissionDenied(f"cannot create {folder}: {exc.strerror}") from None
-    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")  # to the microsecond: names never collide
     target = folder / f"{dbname}-{stamp}.dump"
     partial = target.with_suffix(".dump.part")
     env = dict(os.environ)
@@ -97,7 +97,7 @@ def backup_database(self, keep=None):
         first_line = (result.stderr.strip().splitlines() or ["no message"])[0]
         raise errors.JobError(f"pg_dump failed ({result.returncode}): {first_line[:300]}")
     partial.rename(target)
-    pattern = re.compile(rf"^{re.escape(dbname)}-\d{{8}}T\d{{6}}Z\.dump$")
+    pattern = re.compile(rf"^{re.escape(dbname)}-\d{{8}}T\d{{12}}Z\.dump$")
     dumps = sorted((p for p in folder.iterdir() if pattern.match(p.name)), key=lambda p: p.name, reverse=True)
     removed = []
     for old in dumps[keep:]:

@@ -49,8 +49,36 @@ def bridge_key(admin):
 
 
 @pytest.fixture(scope="session")
-def worker(workdir, odoo, broker, bridge_key):
+def outside(workdir):
+    """What the dairy's tasks talk to, as local servers speaking the real protocols: an SMTP server,
+    an SMS provider and the bKash / Nagad sandbox (the real ones cannot be reached from here)."""
+    from tests.fakes.payment_sandbox import BKASH_CREDENTIALS, NAGAD_API_KEY, NAGAD_MERCHANT_ID, PaymentSandbox
+    from tests.fakes.sms_provider import SmsProviderFake
+    from tests.fakes.smtp_server import SmtpCapture
+
+    smtp, sms, sandbox = SmtpCapture(), SmsProviderFake(), PaymentSandbox(hold_seconds=3.0)
+    smtp.start()
+    sms.start()
+    sandbox.start()
+    env = {
+        "SMTP_HOST": smtp.host, "SMTP_PORT": str(smtp.port),
+        "SMS_URL": sms.send_url, "SMS_API_TOKEN": sms.api_token, "SMS_SENDER_ID": "SmartDairy",
+        "BKASH_BASE_URL": sandbox.base_url, "BKASH_APP_KEY": BKASH_CREDENTIALS["app_key"],
+        "BKASH_APP_SECRET": BKASH_CREDENTIALS["app_secret"], "BKASH_USERNAME": BKASH_CREDENTIALS["username"],
+        "BKASH_PASSWORD": BKASH_CREDENTIALS["password"], "NAGAD_BASE_URL": sandbox.base_url,
+        "NAGAD_MERCHANT_ID": NAGAD_MERCHANT_ID, "NAGAD_API_KEY": NAGAD_API_KEY, "PAYMENT_TIMEOUT": "1",
+        "BACKUP_DIR": str(Path(workdir) / "backups"),
+    }
+    yield type("Outside", (), {"smtp": smtp, "sms": sms, "sandbox": sandbox, "env": env})
+    sandbox.stop()
+    sms.stop()
+    smtp.stop()
+
+
+@pytest.fixture(scope="session")
+def worker(workdir, odoo, broker, bridge_key, outside):
     process = Worker(workdir, odoo, broker.url, bridge_key)
+    process.env.update(outside.env)
     process.start()
     yield process
     process.stop()

@@ -11,6 +11,7 @@
 import email
 import email.policy
 import threading
+import time
 
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult
@@ -27,6 +28,7 @@ class SmtpCapture:
         self.port = None
         self.messages = []
         self.envelopes = []
+        self.received_at = []  # time.monotonic() of each message, for rate-limit checks
         self._refusals = {}
         self._login = None
         self._sender_refusal = None
@@ -84,6 +86,7 @@ class SmtpCapture:
         with self._lock:
             self.messages.append(message)
             self.envelopes.append((envelope.mail_from, list(envelope.rcpt_tos)))
+            self.received_at.append(time.monotonic())
         return "250 Message accepted for delivery"
 
     def _authenticate(self, server, session, envelope, mechanism, auth_data):

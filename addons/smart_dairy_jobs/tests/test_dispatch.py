@@ -80,7 +80,7 @@ class TestDispatchRefusesBadInput(SmartDairyJobsCase):
         self.assertRefused("Unknown task 'no.such.task'", task_name="no.such.task")
 
     def test_inactive_task_type_cannot_be_dispatched(self):
-        self.assertRefused("Unknown task", task_name="smart_dairy.payment.process_payment")
+        self.assertRefused("Unknown task", task_name="smart_dairy.sync.sync_inventory")  # seeded inactive
 
     def test_args_that_are_not_json(self):
         self.assertRefused("args is not valid JSON", args="{not json")
