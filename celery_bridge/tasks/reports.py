@@ -51,7 +51,7 @@ def job_statistics_rows(cr, date_from, date_to, tz_name):
              FROM smart_dairy_job
             WHERE create_date >= (%(start)s::timestamp AT TIME ZONE %(tz)s) AT TIME ZONE 'UTC'
               AND create_date < (%(end)s::timestamp AT TIME ZONE %(tz)s) AT TIME ZONE 'UTC'
-              AND NOT is_parent
+              AND is_parent IS NOT TRUE
             GROUP BY task_name ORDER BY COUNT(*) DESC""",
         {"tz": tz_name, "start": date_from, "end": date_to + timedelta(days=1)},
     )

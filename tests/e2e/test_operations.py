@@ -57,7 +57,7 @@ def test_a_refused_recipient_fails_at_once_without_retry(admin, worker, outside)
     address = f"gone-{uuid.uuid4().hex[:6]}@farm.example"
     outside.smtp.refuse(address, code=550)
     job_id = admin("smart_dairy.notification", "send_email", address, template="daily_report",
-                   context={"report_date": "2026-11-20", "litres": "10", "devices": 1})
+                   values={"report_date": "2026-11-20", "litres": "10", "devices": 1})
     job = wait_for_state(admin, ids(job_id)[0], ("failure",))
     assert (job["attempt"], job["error_type"]) == (1, "validation")
     assert logs(admin, job_id)[0]["outcome"] == "refused"
@@ -83,7 +83,7 @@ def test_bulk_mail_goes_out_in_chunks_of_100_with_every_outcome(admin, worker, o
     refused = recipients[7]
     outside.smtp.refuse(refused)
     parent_id = ids(admin("smart_dairy.notification", "send_bulk_emails", recipients, template="daily_report",
-                          context={"report_date": "2026-11-20", "litres": "10", "devices": 1}))[0]
+                          values={"report_date": "2026-11-20", "litres": "10", "devices": 1}))[0]
     parent = wait_for(lambda: (job := admin("smart_dairy.job", "read", [parent_id],
                                             ["state", "progress", "chunk_count", "result_json", "child_ids"])[0])
                       ["state"] in ("success", "failure") and job, timeout=90, what="the bulk mailing")

@@ -35,6 +35,7 @@ class SmartDairyJobChunksFilesCleanup(models.Model):
     chunks_done = fields.Integer(readonly=True)
 
     @api.model
+    @api.returns("self", lambda job: job.id)
     def dispatch_chunked(self, task_name, items, chunk_size=100, kwargs=None, chunk_task_name=None, **options):
         """One parent job for ``task_name`` and one chunk job of ``chunk_task_name`` (default: the
         same task) per ``chunk_size`` items, each called with ``(chunk, **kwargs)``. Returns the parent."""

@@ -97,7 +97,7 @@ class SmartDairyPayment(models.Model):
                   "amount": f"{self.amount:.2f}", "currency": self.currency_id.name}
         values.update(context)
         self.env["smart_dairy.notification"].sudo().with_company(self.company_id).send_email(
-            self.partner_id.email, template=template, context=values, res_model=self._name, res_id=self.id)
+            self.partner_id.email, template=template, values=values, res_model=self._name, res_id=self.id)
 
     @api.model
     def process_payment(self, payment_ids):

@@ -84,7 +84,7 @@ class SmartDairyReportRequest(models.Model):
                           subtype_xmlid="mail.mt_comment")
         if template and self.user_id.email:
             self.env["smart_dairy.notification"].sudo().with_company(self.company_id).send_email(
-                self.user_id.email, template=template, context=context, res_model=self._name, res_id=self.id)
+                self.user_id.email, template=template, values=context, res_model=self._name, res_id=self.id)
 
     @api.model
     def daily_report_recipients(self):

@@ -4,6 +4,8 @@ from odoo.exceptions import ValidationError
 
 from .common import OperationsCase
 
+DAILY = {"report_date": "2026-11-20", "litres": "1,204.5", "devices": 12}
+
 
 class TestNotifications(OperationsCase):
     def logs(self, job):
@@ -11,7 +13,7 @@ class TestNotifications(OperationsCase):
 
     def test_a_sent_mail_is_logged_from_the_job_result(self):
         job = self.env["smart_dairy.notification"].send_email(
-            "owner@farm.example", template="daily_report", context={"report_date": "2026-11-20"})
+            "owner@farm.example", template="daily_report", values=DAILY)
         self.assertEqual((job.task_name, job.queue_id.name), ("smart_dairy.email.send_email", "celery:email"))
         self.assertEqual(job.task_type_id.rate_limit, "100/m")
         self.succeed(job, {"outcomes": [{"recipient": "owner@farm.example", "outcome": "sent",
@@ -38,7 +40,9 @@ class TestNotifications(OperationsCase):
     def test_bad_input_is_refused_at_dispatch(self):
         Notification = self.env["smart_dairy.notification"]
         with self.assertRaises(ValidationError):
-            Notification.send_email("not-an-address", template="daily_report", context={})
+            Notification.send_email("not-an-address", template="daily_report", values=DAILY)
+        with self.assertRaisesRegex(ValidationError, "needs values for: devices, litres"):
+            Notification.send_email("a@farm.example", template="daily_report", values={"report_date": "x"})
         with self.assertRaises(ValidationError):
             Notification.send_email("a@farm.example", template="no_such_template")
         with self.assertRaises(ValidationError):
@@ -74,7 +78,7 @@ class TestBulkEmails(OperationsCase):
     def test_a_bulk_mailing_is_a_parent_with_chunks_of_100(self):
         recipients = [f"farmer{i}@farm.example" for i in range(250)]
         parent = self.env["smart_dairy.notification"].send_bulk_emails(
-            recipients, template="daily_report", context={"report_date": "2026-11-20"})
+            recipients, template="daily_report", values=DAILY)
         chunks = parent.child_ids.sorted("id")
         self.assertEqual((parent.is_parent, parent.state, parent.chunk_count, len(chunks)), (True, "started", 3, 3))
         self.assertEqual([len(json.loads(c.sudo().args_json)[0]) for c in chunks], [100, 100, 50])
