@@ -35,7 +35,7 @@ db_name = $db
 without_demo = all
 CONF
   trap 'dropdb "${PG_ARGS[@]}" --if-exists --force "$db" >/dev/null 2>&1' EXIT
-  say "Installing smart_dairy_jobs and smart_dairy_iot on a fresh database ($db)"
+  say "Installing the addons (jobs, IoT, operations) on a fresh database ($db)"
   if PYTHONPATH="$ODOO_PATH:$PYTHONPATH" "$PY" "$ODOO_PATH/odoo-bin" -c "$conf" -i smart_dairy_jobs,smart_dairy_iot,smart_dairy_operations \
       --stop-after-init --log-level=warn > "$results/install.log" 2>&1; then
     say "Odoo tests (pytest-odoo against PostgreSQL, tours in headless Chromium)"

@@ -19,4 +19,9 @@
         "views/smart_dairy_report_request_views.xml",
         "views/smart_dairy_operations_menus.xml",
     ],
+    "assets": {
+        "web.assets_tests": [
+            "smart_dairy_operations/static/src/tours/*.js",
+        ],
+    },
 }

@@ -2,3 +2,4 @@ from . import test_notifications
 from . import test_payments
 from . import test_reports
 from . import test_maintenance
+from . import test_ui_tour
