@@ -27,7 +27,8 @@ registry.category("web_tour.tours").add("smart_dairy_operations_tour", {
             trigger: ".o_form_view .o_statusbar_status .o_arrow_button_current:contains('Processing')",
         },
         {
-            trigger: ".o_form_view .oe_button_box button[name='action_view_job']",
+            content: "The job is one click away",
+            trigger: ".o_form_view button[name='action_view_job']",
         },
         {
             content: "Open Reports",
@@ -42,7 +43,7 @@ registry.category("web_tour.tours").add("smart_dairy_operations_tour", {
         {
             content: "Excel, please",
             trigger: ".o_form_view .o_field_widget[name='file_format'] select",
-            run: "selectByLabel Excel (XLSX)",
+            run: 'select "xlsx"',
         },
         {
             content: "Generate it",
