@@ -268,3 +268,30 @@ def test_a_backup_restores_with_pg_restore_and_rotation_keeps_the_newest(admin, 
     listing = subprocess.run(["pg_restore", "--list", files[-1]], capture_output=True, text=True)
     assert listing.returncode == 0, listing.stderr
     assert "TABLE DATA public smart_dairy_job " in listing.stdout
+
+
+def test_the_daily_report_reaches_the_iot_managers_with_its_pdf(admin, worker, outside, odoo):
+    from datetime import datetime, timedelta
+
+    import pytz
+    from pypdf import PdfReader
+
+    address = f"manager-{uuid.uuid4().hex[:6]}@farm.example"
+    admin("res.users", "write", [admin.uid], {"email": address})  # admin is an IoT manager
+    code = f"DAILY-{uuid.uuid4().hex[:6]}"
+    device = admin("smart_dairy.iot.device", "create", {"name": f"Meter {code}", "device_code": code,
+                                                        "device_type": "milk_meter"})
+    day = datetime.now(pytz.timezone("Asia/Dhaka")).date() - timedelta(days=1)
+    psql(odoo, f"""INSERT INTO smart_dairy_iot_reading (device_id, company_id, timestamp, metric, value, unit)
+                   VALUES ({device}, 1, '{day} 00:30:00', 'milk_yield', 14.5, 'L'),
+                          ({device}, 1, '{day} 11:30:00', 'milk_yield', 12.0, 'L')""")
+    job_id = ids(admin("smart_dairy.job", "dispatch", "smart_dairy.report.send_daily_reports",
+                       kwargs={"report_type": "daily_summary"}))[0]
+    job = wait_for_state(admin, job_id, ("success", "failure"), timeout=60)
+    assert job["state"] == "success", job
+    [message] = wait_for(lambda: messages_to(outside.smtp, address), what="the daily report mail")
+    assert str(day) in message["Subject"]
+    [attachment] = list(message.iter_attachments())
+    text = "\n".join(page.extract_text() for page in PdfReader(io.BytesIO(attachment.get_content())).pages)
+    assert code in text and "26.5" in text
+    assert [log["outcome"] for log in logs(admin, job_id)] == ["sent"]
