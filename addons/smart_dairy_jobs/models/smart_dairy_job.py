@@ -541,6 +541,7 @@ class SmartDairyJob(models.Model):
         on_broker = self.filtered(lambda job: job.state == jobstate.ENQUEUED).mapped("uuid")
         running = self.filtered(lambda job: job.state == jobstate.STARTED).mapped("uuid")
         self.sudo().write({"state": jobstate.CANCELLED, "date_done": fields.Datetime.now(), "lease_expires_at": False})
+        self.sudo()._on_finished()
         settings = odoo_side_settings()
         if on_broker:
             self.env.cr.postcommit.add(lambda: producer.revoke(settings, on_broker))

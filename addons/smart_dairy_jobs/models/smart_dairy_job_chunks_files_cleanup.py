@@ -65,9 +65,10 @@ class SmartDairyJobChunksFilesCleanup(models.Model):
             return
         self.env.flush_all()
         self.env.cr.execute(
-            """SELECT parent_id, count(*) FILTER (WHERE state IN %s), count(*) FILTER (WHERE state = %s)
+            """SELECT parent_id, count(*) FILTER (WHERE state IN %s),
+                      count(*) FILTER (WHERE state IN %s AND state <> %s)
                  FROM smart_dairy_job WHERE parent_id = ANY(%s) GROUP BY parent_id""",
-            [tuple(jobstate.TERMINAL), jobstate.FAILURE, parents.ids],
+            [tuple(jobstate.TERMINAL), tuple(jobstate.TERMINAL), jobstate.SUCCESS, parents.ids],
         )
         for parent_id, done, failed in self.env.cr.fetchall():
             parent = parents.browse(parent_id)
@@ -77,6 +78,26 @@ class SmartDairyJobChunksFilesCleanup(models.Model):
             if done >= parent.chunk_count and parent.state not in jobstate.TERMINAL:
                 vals.update(parent._chunked_outcome(failed))
             parent.write(vals)
+
+    def action_cancel(self, terminate=False):
+        """A parent never runs on a worker: cancelling it cancels its chunks not yet running (and, with
+        ``terminate``, the running ones) and ends the parent."""
+        parents = self.filtered("is_parent")
+        others = self - parents
+        if parents:
+            if not self.env.user.has_group("smart_dairy_jobs.group_manager") and parents.filtered(
+                    lambda job: job.user_id != self.env.user):
+                raise AccessError(self.env._("Only Jobs managers may cancel jobs dispatched by someone else."))
+            stoppable = jobstate.CANCELLABLE | (jobstate.TERMINABLE if terminate else frozenset())
+            chunks = parents.sudo().child_ids.filtered(lambda job: job.state in stoppable)
+            # The parent first: its chunks ending must not settle it as a failure.
+            parents.filtered(lambda job: job.state not in jobstate.TERMINAL).sudo().write(
+                {"state": jobstate.CANCELLED, "date_done": fields.Datetime.now()})
+            if chunks:
+                super(SmartDairyJobChunksFilesCleanup, chunks).action_cancel(terminate)
+        if others:
+            super(SmartDairyJobChunksFilesCleanup, others).action_cancel(terminate)
+        return True
 
     def _chunked_outcome(self, failed):
         children = self.child_ids
@@ -92,7 +113,7 @@ class SmartDairyJobChunksFilesCleanup(models.Model):
             vals["duration"] = (fields.Datetime.now() - self.date_started).total_seconds()
         if failed:
             vals.update(error_type=children.filtered(lambda job: job.state == jobstate.FAILURE)[:1].error_type,
-                        error_message=self.env._("%(failed)s of %(count)s chunks failed (see their dead letters).",
+                        error_message=self.env._("%(failed)s of %(count)s chunks failed or were cancelled.",
                                                  failed=failed, count=self.chunk_count))
         return vals
 

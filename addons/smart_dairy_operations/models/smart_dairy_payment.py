@@ -74,6 +74,11 @@ class SmartDairyPayment(models.Model):
     def _apply_job_outcome(self, job):
         """The payment's side of a finished process_payment job; the customer hears of a failure."""
         self.ensure_one()
+        if job.state == "cancelled":
+            # Back to draft: charging again is safe, the gateway is asked about this reference first.
+            self.write({"state": "draft"})
+            self.message_post(body=self.env._("The charge was cancelled (job %(job)s).", job=job.display_name))
+            return
         result = job._result() if job.state == "success" else None
         if isinstance(result, dict) and result.get("status") == "completed":
             self.write({"state": "paid", "transaction_id": result.get("transaction_id"),

@@ -68,6 +68,9 @@ class SmartDairyReportRequest(models.Model):
         url = f"{self.get_base_url()}/odoo/action-smart_dairy_operations.smart_dairy_report_request_action/{self.id}"
         context = {"report_name": self.name, "date_from": self.date_from.isoformat(),
                    "date_to": self.date_to.isoformat(), "download_url": url}
+        if job.state == "cancelled":
+            self.write({"state": "failed", "error": self.env._("cancelled")})
+            return
         if job.state == "success":
             attachment = job.attachment_ids[:1]
             self.write({"state": "done", "attachment_id": attachment.id})

@@ -108,3 +108,12 @@ class TestBulkEmails(OperationsCase):
         self.assertIn("1 of 2 chunks failed", parent.error_message)
         self.assertTrue(second.dead_letter_ids)
         self.assertFalse(parent.dead_letter_ids)
+
+    def test_cancelling_a_bulk_mailing_cancels_its_waiting_chunks(self):
+        parent = self.env["smart_dairy.notification"].send_bulk_emails(
+            [f"c{i}@farm.example" for i in range(250)], subject="News", body_html="<p>News</p>")
+        first, second, third = parent.child_ids.sorted("id")
+        self.succeed(first, {"outcomes": [], "template": "", "subject": "News"})
+        parent.action_cancel()
+        self.assertEqual((parent.state, second.state, third.state, first.state),
+                         ("cancelled", "cancelled", "cancelled", "success"))

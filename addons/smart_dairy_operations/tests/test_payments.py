@@ -64,3 +64,10 @@ class TestPayments(OperationsCase):
         self.report(job, "failure", error_type="network_timeout", error_message="bKash timed out")
         self.assertEqual((job.state, job.retry_count, self.payment.state), ("retry", 1, "processing"))
         self.assertTrue(job.eta)
+
+    def test_a_cancelled_charge_puts_the_payment_back_to_draft(self):
+        self.payment.action_process()
+        self.payment.job_id.action_cancel()
+        self.assertEqual(self.payment.state, "draft")
+        self.payment.action_process()  # and it can be charged again, with a new job
+        self.assertEqual(self.payment.state, "processing")
