@@ -1,6 +1,6 @@
 """Take the README's screenshots from a running system (scripts/run-system.sh) in headless Chromium.
 
-    python scripts/screenshots.py --url http://127.0.0.1:8069 --out docs
+    python scripts/screenshots.py --url http://127.0.0.1:8069 --out docs [--demo]
 
 Logs in as admin (ODOO_CLIENT_PASSWORD, default the fresh database's admin), opens the queue
 dashboard and a job form, and saves PNGs. Drives Chromium over its DevTools protocol.
@@ -20,6 +20,13 @@ import websocket
 PAGES = {
     "dashboard-queues.png": "/odoo/action-smart_dairy_jobs.smart_dairy_job_queue_action",
     "workers.png": "/odoo/action-smart_dairy_jobs.smart_dairy_job_worker_action",
+}
+# With scripts/demo_data.py run first:
+DEMO_PAGES = {
+    "iot-devices.png": "/odoo/action-smart_dairy_iot.smart_dairy_iot_device_action",
+    "iot-alerts.png": "/odoo/action-smart_dairy_iot.smart_dairy_iot_alert_action",
+    "iot-daily-production.png": "/odoo/action-smart_dairy_iot.smart_dairy_iot_milk_production_action",
+    "payments.png": "/odoo/action-smart_dairy_operations.smart_dairy_payment_action",
 }
 
 
@@ -84,6 +91,7 @@ def main():
     parser.add_argument("--url", default="http://127.0.0.1:8069")
     parser.add_argument("--out", default="docs")
     parser.add_argument("--job", type=int, help="job id whose form to capture")
+    parser.add_argument("--demo", action="store_true", help="also the Farm IoT and payment views (demo_data.py)")
     options = parser.parse_args()
     password = os.environ.get("ODOO_CLIENT_PASSWORD", "admin")
     browser = Browser()
@@ -95,7 +103,7 @@ def main():
             document.querySelector('input[name=password]').value = {json.dumps(password)};
             document.querySelector('form').submit();""")
         browser.wait_for(".o_main_navbar")
-        pages = dict(PAGES)
+        pages = dict(PAGES, **(DEMO_PAGES if options.demo else {}))
         if options.job:
             pages["job-form.png"] = f"/odoo/action-smart_dairy_jobs.smart_dairy_job_action/{options.job}"
         for name, path in pages.items():

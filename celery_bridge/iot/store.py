@@ -106,7 +106,7 @@ def raise_threshold_alerts(cr, device, readings):
             continue
         side = "below" if low is not None and reading.value < low else "above"
         bound = low if side == "below" else high
-        message = f"{metric} {reading.value:g} {reading.unit} is {side} {bound:g} ({rule_name})"
+        message = f"{catalog.METRICS[metric].label} {reading.value:g} {reading.unit} is {side} {bound:g} ({rule_name})"
         rows.append((
             f"{device['name']}: {message}", device["id"], device["company_id"], f"rule:{rule_id}", metric,
             reading.value, rule_id, severity, reading.timestamp, reading.timestamp, message,

@@ -14,8 +14,8 @@ registry.category("web_tour.tours").add("smart_dairy_iot_alert_tour", {
             run: "click",
         },
         {
-            content: "Devices are shown by state: the tank is online",
-            trigger: ".o_kanban_view .o_kanban_group:contains('Online') .o_kanban_record:contains('Bulk tank 1')",
+            content: "The tank's card shows it online",
+            trigger: ".o_kanban_view .o_kanban_record:contains('Bulk tank 1') .badge:contains('Online')",
         },
         {
             content: "Its latest temperature is on the card",
