@@ -96,6 +96,9 @@ def _send(app, messages, sent):
                 },
                 producer=producer,
                 retry=False,
+                # Odoo is the record of its jobs: their state and result come back through the
+                # write-back, so the result backend's two writes per job (started, result) are waste.
+                ignore_result=True,
             )
             sent.append(message.uuid)
 
