@@ -10,7 +10,7 @@ from datetime import date, datetime, timedelta
 
 import pytz
 
-from .. import errors, mail, mail_templates, reporting
+from .. import errors, mail, mail_templates
 from ..base import OdooJobTask, _settings, job_context
 from ..celery import app
 from ..iot import db
@@ -74,6 +74,9 @@ def build_report(settings, report_type, date_from, date_to, fmt):
     if end < start:
         raise errors.InvalidInput("date_to is before date_from")
     rows = db.run_in_transaction(settings, lambda cr: QUERIES[report_type](cr, start, end, settings.farm_timezone))
+    # openpyxl and reportlab weigh ~40 MB a process: only the processes that render a report load them.
+    from .. import reporting
+
     subtitle = f"{start.isoformat()} to {end.isoformat()} ({settings.farm_timezone}), {len(rows)} rows"
     content, mimetype, extension = reporting.render_table(
         TITLES[report_type], COLUMNS[report_type], rows, fmt, subtitle=subtitle)
