@@ -97,6 +97,22 @@ def test_bulk_mail_goes_out_in_chunks_of_100_with_every_outcome(admin, worker, o
     assert len(logs(admin, parent["child_ids"])) == 250
 
 
+def test_a_chunk_retried_after_an_smtp_hiccup_mails_nobody_twice(admin, worker, outside, task_settings):
+    task_settings("smart_dairy.email.send_email_batch", rate_limit="", retry_backoff_base=0.2, retry_backoff_max=1.0)
+    tag = uuid.uuid4().hex[:6]
+    first, busy, last = (f"{name}-{tag}@farm.example" for name in ("first", "busy", "last"))
+    outside.smtp.refuse(busy, code=451, times=1)  # "try again later", once
+    parent_id = ids(admin("smart_dairy.notification", "send_bulk_emails", [first, busy, last],
+                          subject="Collection times change", body_html="<p>From Monday, 6:00.</p>"))[0]
+    parent = wait_for(lambda: (job := admin("smart_dairy.job", "read", [parent_id], ["state", "child_ids"])[0])
+                      ["state"] in ("success", "failure") and job, timeout=60, what="the mailing")
+    assert parent["state"] == "success"
+    chunk = read_job(admin, parent["child_ids"][0])
+    assert chunk["attempt"] == 2  # the 451 failed the first attempt
+    received = [m["To"] for m in list(outside.smtp.messages) if tag in m["To"]]
+    assert sorted(received) == sorted([first, busy, last])  # first was not mailed again on the retry
+
+
 def test_an_sms_goes_through_the_provider_and_is_logged_masked(admin, worker, outside):
     job_id = ids(admin("smart_dairy.notification", "send_sms", "01711223344", "Milk collected: 120 L"))[0]
     wait_for_state(admin, job_id, "success")

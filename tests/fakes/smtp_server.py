@@ -30,14 +30,18 @@ class SmtpCapture:
         self.envelopes = []
         self.received_at = []  # time.monotonic() of each message, for rate-limit checks
         self._refusals = {}
+        self._refusal_budget = {}  # address -> refusals left (absent: no limit)
         self._login = None
         self._sender_refusal = None
         self._data_refusal = None
         self._lock = threading.Lock()
         self._controller = None
 
-    def refuse(self, address, code=550):
+    def refuse(self, address, code=550, times=None):
+        """Answer ``code`` at RCPT for ``address``: always, or the next ``times`` times only."""
         self._refusals[address.lower()] = REPLIES.get(code, f"{code} Refused")
+        if times is not None:
+            self._refusal_budget[address.lower()] = times
 
     def refuse_sender(self, code=550):
         self._sender_refusal = REPLIES.get(code, f"{code} Sender refused")
@@ -73,6 +77,13 @@ class SmtpCapture:
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
         refusal = self._refusals.get(address.lower())
         if refusal:
+            left = self._refusal_budget.get(address.lower())
+            if left is not None:
+                if left <= 1:
+                    self._refusals.pop(address.lower(), None)
+                    self._refusal_budget.pop(address.lower(), None)
+                else:
+                    self._refusal_budget[address.lower()] = left - 1
             return refusal
         if self._login and not session.authenticated:
             return "530 5.7.0 Authentication required"
