@@ -235,6 +235,15 @@ class Reporter:
 
 
 _reporter = None
+_client = None
+
+
+def get_client(settings):
+    """This process's Odoo client, logged in once, for tasks that ask Odoo something."""
+    global _client
+    if _client is None or _client.settings is not settings:
+        _client = OdooClient(settings)
+    return _client
 
 
 def get_reporter(settings):

@@ -7,10 +7,11 @@ from pathlib import Path
 
 from psycopg2.extensions import parse_dsn
 
+from .. import database as db
 from .. import errors
 from ..base import OdooJobTask, _settings
 from ..celery import app
-from ..iot import db
+from ..odoo_client import get_client
 
 # Small batches, each its own transaction: no lock held for long, the ingestion keeps writing.
 BATCH = 5000
@@ -50,9 +51,7 @@ def cleanup_old_data(self, days_to_keep=90, batch_size=1000):
     if not isinstance(days_to_keep, int) or days_to_keep < 1:
         raise errors.InvalidInput("days_to_keep must be a positive whole number of days")
     settings = _settings()
-    from ..odoo_client import OdooClient
-
-    client = OdooClient(settings)
+    client = get_client(settings)
     removed = {}
     for kind in ("dead_letters", "jobs"):
         removed[kind] = 0

@@ -10,10 +10,12 @@ from datetime import date, datetime, timedelta
 
 import pytz
 
-from .. import errors, mail, mail_templates
+from .. import database as db
+from .. import errors, job_statistics, mail, mail_templates
 from ..base import OdooJobTask, _settings, job_context
 from ..celery import app
-from ..iot import db
+from ..iot import catalog, store
+from ..odoo_client import get_client
 
 REPORT_TYPES = ("milk_production", "job_statistics")
 
@@ -25,55 +27,61 @@ def _day(value, name):
         raise errors.InvalidInput(f"{name} must be YYYY-MM-DD, got {value!r}") from None
 
 
-def milk_production_rows(cr, date_from, date_to, tz_name):
+def milk_production_rows(cr, start, end, tz_name, company_ids):
     """Milk per farm day and device, straight from the readings (so a day not yet aggregated counts)."""
     cr.execute(
-        """SELECT (r.timestamp AT TIME ZONE 'UTC' AT TIME ZONE %(tz)s)::date AS day, d.name, d.device_code,
+        """SELECT (r.timestamp AT TIME ZONE 'UTC' AT TIME ZONE %s)::date AS day, d.name, d.device_code,
                   round(SUM(r.value)::numeric, 2)::float8, COUNT(*)
              FROM smart_dairy_iot_reading r JOIN smart_dairy_iot_device d ON d.id = r.device_id
-            WHERE r.metric = 'milk_yield'
-              AND r.timestamp >= (%(start)s::timestamp AT TIME ZONE %(tz)s) AT TIME ZONE 'UTC'
-              AND r.timestamp < (%(end)s::timestamp AT TIME ZONE %(tz)s) AT TIME ZONE 'UTC'
+            WHERE r.metric = %s AND r.timestamp >= %s AND r.timestamp < %s AND r.company_id = ANY(%s)
             GROUP BY 1, 2, 3 ORDER BY 1, 2""",
-        {"tz": tz_name, "start": date_from, "end": date_to + timedelta(days=1)},
+        [tz_name, catalog.MILK_METRIC, start, end, list(company_ids)],
     )
     return cr.fetchall()
 
 
-def job_statistics_rows(cr, date_from, date_to, tz_name):
-    """Per task: jobs, successes, failures, mean and p95 run time, mean wait."""
-    cr.execute(
-        """SELECT task_name, COUNT(*),
-                  COUNT(*) FILTER (WHERE state = 'success'), COUNT(*) FILTER (WHERE state = 'failure'),
-                  round(AVG(duration)::numeric, 3)::float8,
-                  round((percentile_cont(0.95) WITHIN GROUP (ORDER BY duration))::numeric, 3)::float8,
-                  round(AVG(wait_time)::numeric, 3)::float8
-             FROM smart_dairy_job
-            WHERE create_date >= (%(start)s::timestamp AT TIME ZONE %(tz)s) AT TIME ZONE 'UTC'
-              AND create_date < (%(end)s::timestamp AT TIME ZONE %(tz)s) AT TIME ZONE 'UTC'
-              AND is_parent IS NOT TRUE
-            GROUP BY task_name ORDER BY COUNT(*) DESC""",
-        {"tz": tz_name, "start": date_from, "end": date_to + timedelta(days=1)},
-    )
-    return cr.fetchall()
+def job_statistics_rows(cr, start, end, tz_name, company_ids):
+    """Per task and queue, from the statistics Odoo's task metrics show (celery_bridge.job_statistics)."""
+    return [
+        (row["task_name"], row["queue"], row["count"], round(row["success_rate"], 1), round(row["failure_rate"], 1),
+         round(row["mean_duration"], 3), round(row["p95_duration"], 3), round(row["mean_wait"], 3),
+         round(row["sla_compliance"], 1))
+        for row in job_statistics.task_statistics(cr, start, end, company_ids)
+    ]
+
+
+def report_companies(cr, user_id):
+    """The companies a report may show: the requesting user's, or every company without one."""
+    if user_id:
+        cr.execute("SELECT cid FROM res_company_users_rel WHERE user_id = %s", [user_id])
+    else:
+        cr.execute("SELECT id FROM res_company")
+    return [row[0] for row in cr.fetchall()]
 
 
 COLUMNS = {
     "milk_production": ["Day", "Device", "Device ID", "Milk (L)", "Milkings"],
-    "job_statistics": ["Task", "Jobs", "Succeeded", "Failed", "Mean run (s)", "p95 run (s)", "Mean wait (s)"],
+    "job_statistics": ["Task", "Queue", "Jobs", "Success %", "Failure %", "Mean run (s)", "p95 run (s)",
+                       "Mean wait (s)", "Within SLA %"],
 }
 TITLES = {"milk_production": "Milk production", "job_statistics": "Background job statistics"}
 QUERIES = {"milk_production": milk_production_rows, "job_statistics": job_statistics_rows}
 
 
-def build_report(settings, report_type, date_from, date_to, fmt):
-    """(content, mimetype, filename, rows) of a report."""
+def build_report(settings, report_type, date_from, date_to, fmt, user_id=None):
+    """(content, mimetype, filename, rows) of a report over farm days [date_from, date_to]."""
     if report_type not in REPORT_TYPES:
         raise errors.InvalidInput(f"unknown report type {report_type!r} (known: {', '.join(REPORT_TYPES)})")
     start, end = _day(date_from, "date_from"), _day(date_to, "date_to")
     if end < start:
         raise errors.InvalidInput("date_to is before date_from")
-    rows = db.run_in_transaction(settings, lambda cr: QUERIES[report_type](cr, start, end, settings.farm_timezone))
+    period = (store.day_bounds_utc(start, settings.farm_timezone)[0],
+              store.day_bounds_utc(end, settings.farm_timezone)[1])
+
+    def query(cr):
+        return QUERIES[report_type](cr, *period, settings.farm_timezone, report_companies(cr, user_id))
+
+    rows = db.run_in_transaction(settings, query)
     # openpyxl and reportlab weigh ~40 MB a process: only the processes that render a report load them.
     from .. import reporting
 
@@ -88,15 +96,13 @@ def generate_report(self, report_type, date_from, date_to, user_id=None, format=
     """Render a report and attach it to this job; progress 10 / 50 / 90 %."""
     settings = _settings()
     self.report_progress(10, "reading data")
-    content, mimetype, filename, rows = build_report(settings, report_type, date_from, date_to, format)
+    content, mimetype, filename, rows = build_report(settings, report_type, date_from, date_to, format, user_id)
     self.report_progress(50, f"{len(rows)} rows rendered")
     context = job_context(self.request)
     attachment_id = None
     if context:  # dispatched by Odoo: the file goes onto the job
-        from ..odoo_client import OdooClient
-
         self.report_progress(90, "attaching the file")
-        attachment_id = OdooClient(settings).execute(
+        attachment_id = get_client(settings).execute(
             "smart_dairy.job", "attach_file", context.uuid, context.attempt, filename, mimetype,
             base64.b64encode(content).decode())
     return {"attachment_id": attachment_id, "filename": filename, "rows": len(rows), "bytes": len(content),
@@ -111,9 +117,7 @@ def send_daily_reports(self, report_type="daily_summary", day=None, recipients=N
     settings = _settings()
     target = _day(day, "day") if day else datetime.now(pytz.timezone(settings.farm_timezone)).date() - timedelta(days=1)
     if recipients is None:
-        from ..odoo_client import OdooClient
-
-        recipients = OdooClient(settings).execute("smart_dairy.report.request", "daily_report_recipients")
+        recipients = get_client(settings).execute("smart_dairy.report.request", "daily_report_recipients")
     content, mimetype, filename, rows = build_report(settings, "milk_production", target, target, "pdf")
     litres = sum(row[3] for row in rows)
     rendered = mail_templates.render_named("daily_report", {

@@ -3,6 +3,8 @@ from datetime import timedelta
 
 from odoo import api, fields, models
 
+from celery_bridge import job_statistics
+
 _logger = logging.getLogger(__name__)
 
 DEFAULT_THRESHOLDS = {
@@ -80,40 +82,9 @@ class SmartDairyJobMonitor(models.AbstractModel):
     @api.model
     def task_statistics(self, date_from, date_to):
         """Per task and queue over [date_from, date_to): count, success and failure rates, mean and p95
-        duration, mean wait (enqueued → started), SLA compliance. One SQL aggregation."""
+        duration, mean wait (enqueued → started), SLA compliance (celery_bridge.job_statistics)."""
         self.env["smart_dairy.job"].flush_model()
-        self.env.cr.execute(
-            """
-            SELECT job.task_name, queue.name,
-                   count(*),
-                   count(*) FILTER (WHERE job.state = 'success'),
-                   count(*) FILTER (WHERE job.state = 'failure'),
-                   avg(job.duration) FILTER (WHERE job.state = 'success'),
-                   percentile_cont(0.95) WITHIN GROUP (ORDER BY job.duration) FILTER (WHERE job.state = 'success'),
-                   avg(job.wait_time) FILTER (WHERE job.date_started IS NOT NULL),
-                   count(*) FILTER (WHERE job.date_started IS NOT NULL AND job.wait_time <= queue.sla_seconds),
-                   count(*) FILTER (WHERE job.date_started IS NOT NULL)
-              FROM smart_dairy_job job
-              JOIN smart_dairy_job_queue queue ON queue.id = job.queue_id
-             WHERE job.create_date >= %s AND job.create_date < %s
-               AND job.company_id = ANY(%s)
-             GROUP BY 1, 2
-             ORDER BY 1, 2
-            """,
-            [date_from, date_to, self.env.companies.ids],
-        )
-        rows = []
-        for task, queue, count, ok, failed, mean, p95, wait, within, started in self.env.cr.fetchall():
-            finished = ok + failed
-            rows.append({
-                "task_name": task, "queue": queue, "count": count,
-                "success_rate": 100.0 * ok / finished if finished else 0.0,
-                "failure_rate": 100.0 * failed / finished if finished else 0.0,
-                "mean_duration": float(mean or 0.0), "p95_duration": float(p95 or 0.0),
-                "mean_wait": float(wait or 0.0),
-                "sla_compliance": 100.0 * within / started if started else 100.0,
-            })
-        return rows
+        return job_statistics.task_statistics(self.env.cr, date_from, date_to, self.env.companies.ids)
 
     # ------------------------------------------------------------------ alerts
 

@@ -1,11 +1,11 @@
-"""The workers' own connection to Odoo's database, for the IoT tables' bulk writes."""
+"""The workers' own connection to Odoo's database: IoT bulk writes, report queries, cleanup, backups."""
 import configparser
 import os
 
 import psycopg2
 from psycopg2.extensions import make_dsn
 
-from .. import errors
+from . import errors
 
 _connection = None
 _connection_pid = None
