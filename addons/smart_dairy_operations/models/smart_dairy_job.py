@@ -4,6 +4,9 @@ from odoo import models
 
 from celery_bridge.sms import masked_number
 
+# Records that follow one job and act on its outcome: (model, task).
+OUTCOME_OWNERS = (("smart_dairy.payment", "smart_dairy.payment.process_payment"),
+                  ("smart_dairy.report.request", "smart_dairy.report.generate_report"))
 NOTIFICATION_TASKS = ("smart_dairy.email.send_email", "smart_dairy.email.send_email_batch",
                       "smart_dairy.sms.send_sms", "smart_dairy.report.send_daily_reports")
 
@@ -16,12 +19,14 @@ class SmartDairyJob(models.Model):
         notifications = self.filtered(lambda job: job.task_name in NOTIFICATION_TASKS)
         if notifications:
             self.env["smart_dairy.notification.log"]._create_from_jobs(notifications)
-        for job in self.filtered(lambda job: job.res_model in ("smart_dairy.payment", "smart_dairy.report.request")
-                                 and job.task_name in ("smart_dairy.payment.process_payment",
-                                                       "smart_dairy.report.generate_report")):
-            record = self.env[job.res_model].sudo().browse(job.res_id).exists()
-            if record and record.job_id == job:
-                record._apply_job_outcome(job)
+        for model, task_name in OUTCOME_OWNERS:
+            jobs = self.filtered(lambda job, m=model, t=task_name: job.res_model == m and job.task_name == t)
+            if not jobs:
+                continue
+            # One read for all the owners: only the record whose current job this is takes the outcome.
+            owners = self.env[model].sudo().browse(jobs.mapped("res_id")).exists()
+            for owner in owners.filtered(lambda record: record.job_id in jobs):
+                owner._apply_job_outcome(owner.job_id)
         return result
 
     def _result(self):
