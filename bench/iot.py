@@ -33,7 +33,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from tests.e2e.harness import (  # noqa: E402
-    ADMIN, ODOO_PATH, Client, Ingestor, MosquittoServer, OdooServer, RedisServer, Worker,
+    ADMIN, ODOO_PATH, Client, Ingestor, MosquittoServer, OdooServer, RedisServer, Worker, issue_bridge_key,
 )
 
 METRICS = {"milk_yield": 12.0, "milk_flow": 2.5, "conductivity": 5.0, "fat": 4.0, "milk_temperature": 35.0}
@@ -116,9 +116,7 @@ class IotBench:
         self.odoo.install()
         self.odoo.start()
         self.admin = Client(self.odoo, *ADMIN)
-        wizard = self.admin("smart_dairy.job.bridge.key", "create", {})
-        self.admin("smart_dairy.job.bridge.key", "action_issue_key", [wizard])
-        key = self.admin("smart_dairy.job.bridge.key", "read", [wizard], ["key"])[0]["key"]
+        key = issue_bridge_key(self.admin)
         self.worker = Worker(self.workdir, self.odoo, self.redis.url, key, name="bench", concurrency=self.concurrency)
         self.worker.env["HEARTBEAT_INTERVAL"] = "10"
         self.worker.start()

@@ -28,7 +28,7 @@ sys.path.insert(0, str(REPO))
 from celery_bridge.app_factory import make_app  # noqa: E402
 from celery_bridge.config import load_settings  # noqa: E402
 from celery_bridge.odoo_client import OdooClient, Reporter  # noqa: E402
-from tests.e2e.harness import ADMIN, ODOO_PATH, Client, OdooServer, RedisServer, Worker  # noqa: E402
+from tests.e2e.harness import ADMIN, ODOO_PATH, Client, OdooServer, RedisServer, Worker, issue_bridge_key  # noqa: E402
 
 ODOO_SIDE = Path(__file__).with_name("odoo_side.py")
 GOALS = {
@@ -57,9 +57,7 @@ class Bench:
         self.odoo.install()
         self.odoo.start()
         self.admin = Client(self.odoo, *ADMIN)
-        wizard = self.admin("smart_dairy.job.bridge.key", "create", {})
-        self.admin("smart_dairy.job.bridge.key", "action_issue_key", [wizard])
-        self.bridge_key = self.admin("smart_dairy.job.bridge.key", "read", [wizard], ["key"])[0]["key"]
+        self.bridge_key = issue_bridge_key(self.admin)
         self.worker = Worker(self.workdir, self.odoo, self.redis.url, self.bridge_key, name="bench")
         self.worker.env["HEARTBEAT_INTERVAL"] = "10"
         self.worker.start()

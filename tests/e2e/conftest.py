@@ -2,7 +2,10 @@ from pathlib import Path
 
 import pytest
 
-from .harness import ADMIN, ODOO_PATH, ODOO_PRESENT, Client, Ingestor, MosquittoServer, OdooServer, RedisServer, Worker
+from .harness import (
+    ADMIN, ODOO_PATH, ODOO_PRESENT, Client, Ingestor, MosquittoServer, OdooServer, RedisServer, Worker,
+    issue_bridge_key,
+)
 
 def pytest_collection_modifyitems(config, items):
     if ODOO_PRESENT:
@@ -43,9 +46,7 @@ def admin(odoo):
 
 @pytest.fixture(scope="session")
 def bridge_key(admin):
-    wizard_id = admin("smart_dairy.job.bridge.key", "create", {})
-    admin("smart_dairy.job.bridge.key", "action_issue_key", [wizard_id])
-    return admin("smart_dairy.job.bridge.key", "read", [wizard_id], ["key"])[0]["key"]
+    return issue_bridge_key(admin)
 
 
 @pytest.fixture(scope="session")

@@ -255,6 +255,13 @@ class Client:
         )
 
 
+def issue_bridge_key(admin):
+    """The bridge user's API key, issued as a Jobs manager does it (Jobs › Configuration › Bridge API Key)."""
+    wizard_id = admin("smart_dairy.job.bridge.key", "create", {})
+    admin("smart_dairy.job.bridge.key", "action_issue_key", [wizard_id])
+    return admin("smart_dairy.job.bridge.key", "read", [wizard_id], ["key"])[0]["key"]
+
+
 class Worker:
     def __init__(self, workdir, odoo, broker_url, api_key, name="e2e", concurrency=2):
         self.log = Path(workdir) / f"worker-{name}.log"
