@@ -6,6 +6,7 @@ call; Odoo then tells the requesting user. A soft time-out ends the job as a tim
 Odoo tells the user that too, instead of failing silently.
 """
 import base64
+import xmlrpc.client
 from datetime import date, datetime, timedelta
 
 import pytz
@@ -102,9 +103,12 @@ def generate_report(self, report_type, date_from, date_to, user_id=None, format=
     attachment_id = None
     if context:  # dispatched by Odoo: the file goes onto the job
         self.report_progress(90, "attaching the file")
-        attachment_id = get_client(settings).execute(
-            "smart_dairy.job", "attach_file", context.uuid, context.attempt, filename, mimetype,
-            base64.b64encode(content).decode())
+        try:
+            attachment_id = get_client(settings).execute(
+                "smart_dairy.job", "attach_file", context.uuid, context.attempt, filename, mimetype,
+                base64.b64encode(content).decode())
+        except xmlrpc.client.Fault as fault:  # a Fault does not survive Celery's pickling: keep its words
+            raise errors.JobError(f"Odoo did not take the file: {fault.faultString.strip().splitlines()[-1]}") from None
     return {"attachment_id": attachment_id, "filename": filename, "rows": len(rows), "bytes": len(content),
             "user_id": user_id}
 

@@ -136,7 +136,9 @@ class SmartDairyJobChunksFilesCleanup(models.Model):
         job = self.sudo().search([("uuid", "=", uuid)], limit=1)
         if not job:
             raise ValidationError(self.env._("No job with uuid %(uuid)s.", uuid=uuid))
-        if job.state != jobstate.STARTED or job.attempt != attempt:
+        # Enqueued too: the worker's "started" report travels through the spool and may land after this
+        # call, which the worker makes directly.
+        if job.state not in (jobstate.ENQUEUED, jobstate.STARTED) or job.attempt != attempt:
             raise ValidationError(self.env._("Job %(uuid)s is not running attempt %(attempt)s.",
                                              uuid=uuid, attempt=attempt))
         if not isinstance(filename, str) or not filename or "/" in filename:

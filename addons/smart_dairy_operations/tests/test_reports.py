@@ -56,8 +56,14 @@ class TestReports(OperationsCase):
         self.request.action_generate()
         job = self.request.job_id
         data = base64.b64encode(b"x").decode()
-        with self.assertRaises(ValidationError):  # not running yet
+        with self.assertRaises(ValidationError):  # not sent to a worker yet
             self.Job.with_user(self.bridge).attach_file(job.uuid, 1, "a.csv", "text/csv", data)
+        job.sudo().write({"state": "enqueued", "attempt": 1})
+        # On the worker, before its "started" report reached Odoo through the spool: accepted.
+        self.assertTrue(self.Job.with_user(self.bridge).attach_file(job.uuid, 1, "early.csv", "text/csv", data))
+        with self.assertRaises(ValidationError):  # another attempt's file
+            self.Job.with_user(self.bridge).attach_file(job.uuid, 2, "a.csv", "text/csv", data)
+        job.sudo().write({"state": "pending", "attempt": 0})
         self.start(job)
         with self.assertRaises(AccessError):
             self.Job.with_user(self.clerk).attach_file(job.uuid, job.attempt, "a.csv", "text/csv", data)
