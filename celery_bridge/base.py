@@ -20,9 +20,11 @@ from celery import Task
 from celery.signals import task_unknown, worker_init, worker_process_shutdown, worker_ready, worker_shutdown
 from celery.worker.request import Request
 
-from . import circuit, errors, jobstate, metrics
+from . import circuit, errors, jobstate, metrics, schemas
 from .idempotency import BUSY, DONE, DUPLICATE, Claims
-from .producer import ATTEMPT_HEADER, KEY_HEADER, KEY_TTL_HEADER, LEASE_HEADER, SERVICE_HEADER
+from .producer import (
+    ATTEMPT_HEADER, COMPANY_HEADER, KEY_HEADER, KEY_TTL_HEADER, LEASE_HEADER, SERVICE_HEADER, USER_HEADER,
+)
 
 _logger = logging.getLogger(__name__)
 
@@ -64,6 +66,8 @@ class JobContext(NamedTuple):
     key_ttl: int
     lease: int
     service: Optional[str]
+    company_id: Optional[int]  # the job's company: every read and write of Odoo data is limited to it
+    user_id: Optional[int]  # who dispatched the job
 
 
 def job_context(request):
@@ -77,7 +81,16 @@ def job_context(request):
         key_ttl=int(_header(request, KEY_TTL_HEADER) or 3600),
         lease=int(_header(request, LEASE_HEADER) or 60),
         service=_header(request, SERVICE_HEADER) or None,
+        company_id=_int_or_none(_header(request, COMPANY_HEADER)),
+        user_id=_int_or_none(_header(request, USER_HEADER)),
     )
+
+
+def _int_or_none(value):
+    try:
+        return int(value) if value is not None else None
+    except (TypeError, ValueError):
+        return None
 
 
 class Deferred(Exception):
@@ -166,6 +179,12 @@ class OdooJobTask(Task):
         context = job_context(self.request)
         if context is None:
             return super().__call__(*args, **kwargs)
+        try:
+            # The same schema Odoo checked at dispatch: a message that does not fit (forged, or from
+            # an older Odoo) is refused as invalid input and never run.
+            schemas.check_call(self.name, args, kwargs)
+        except schemas.ArgumentError as exc:
+            raise errors.InvalidInput(f"arguments refused: {exc}") from None
         if context.attempt > 1:
             metrics.TASK_RETRIES.labels(self.name).inc()
         breaker = circuit.CircuitBreaker(_redis(), context.service) if context.service else None
@@ -198,6 +217,19 @@ class OdooJobTask(Task):
         if breaker:
             breaker.record_success()
         return result
+
+    @property
+    def job_context(self):
+        """The running job's context (uuid, attempt, company, user...), or None outside an Odoo job."""
+        return job_context(self.request)
+
+    def job_company_id(self):
+        """The company whose data this job may touch; a job without one touches no Odoo data."""
+        context = job_context(self.request)
+        if context is None or not context.company_id:
+            raise errors.PermissionDenied("this task reads or writes Odoo data: it needs a job dispatched by Odoo "
+                                          "for a company")
+        return context.company_id
 
     def report_progress(self, percent, message=""):
         """Tell Odoo how far the task is (0-100); shown live on the job's form."""

@@ -20,14 +20,21 @@ def canonical_arguments(args, kwargs):
 
 
 def make_key(task_name, args=None, kwargs=None, scope="global", user_id=None, company_id=None, key=None):
-    """The scoped idempotency key of a dispatch: the caller's ``key``, or a hash of task and arguments."""
+    """The scoped idempotency key of a dispatch: the caller's ``key``, or a hash of task and arguments.
+
+    Every key lives inside its company and task: two companies (or two task types) never share a
+    key, whatever they choose, so a key another company holds is never returned and never blocks.
+    ``scope`` narrows further: ``global`` (= ``company``) is everyone in the company, ``user`` the
+    dispatching user.
+    """
     if scope not in dict(SCOPES):
         raise ValueError(f"idempotency scope must be one of {', '.join(dict(SCOPES))}, not {scope!r}")
+    if company_id is None:
+        raise ValueError("an idempotency key needs the company it belongs to")
     if key is None:
-        digest = hashlib.sha256(f"{task_name}\n{canonical_arguments(args, kwargs)}".encode()).hexdigest()
-        key = f"{task_name}:{digest[:32]}"
-    owner = {"global": "global", "user": f"user-{user_id}", "company": f"company-{company_id}"}[scope]
-    return f"{owner}:{key}"
+        key = hashlib.sha256(canonical_arguments(args, kwargs).encode()).hexdigest()[:32]
+    owner = f"user-{user_id}" if scope == "user" else "all"
+    return f"company-{company_id}:{task_name}:{owner}:{key}"
 
 
 class Claim(NamedTuple):

@@ -17,6 +17,9 @@ KEY_TTL_HEADER = "sdj_key_ttl"
 LEASE_HEADER = "sdj_lease"
 SERVICE_HEADER = "sdj_service"
 SENT_AT_HEADER = "sdj_sent_at"  # lets the metrics tell the age of the oldest waiting message
+# Whose job it is: the worker reads and writes Odoo data of this company only, for this user.
+COMPANY_HEADER = "sdj_company"
+USER_HEADER = "sdj_user"
 
 _apps = {}
 
@@ -35,6 +38,8 @@ class Outgoing(NamedTuple):
     key_ttl: int = 3600
     lease: int = 60
     service: str = None  # external service whose circuit breaker guards the task
+    company_id: int = None  # the job's company: the worker's reach into Odoo data
+    user_id: int = None  # who dispatched it: the worker acts for them
 
 
 def publisher_app(settings):
@@ -93,6 +98,8 @@ def _send(app, messages, sent):
                     LEASE_HEADER: message.lease,
                     SERVICE_HEADER: message.service,
                     SENT_AT_HEADER: time.time(),
+                    COMPANY_HEADER: message.company_id,
+                    USER_HEADER: message.user_id,
                 },
                 producer=producer,
                 retry=False,

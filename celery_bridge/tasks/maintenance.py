@@ -17,8 +17,9 @@ from ..odoo_client import get_client
 BATCH = 5000
 
 
-def delete_old_readings(settings, cutoff, batch=BATCH):
-    """Readings older than ``cutoff`` (naive UTC), deleted a batch per transaction; returns the count."""
+def delete_old_readings(settings, cutoff, company_id, batch=BATCH):
+    """Readings of ``company_id``'s devices older than ``cutoff`` (naive UTC), deleted a batch per
+    transaction; returns the count."""
     def exists(cr):
         cr.execute("SELECT to_regclass('smart_dairy_iot_reading') IS NOT NULL")
         return cr.fetchone()[0]
@@ -30,8 +31,10 @@ def delete_old_readings(settings, cutoff, batch=BATCH):
         def one_batch(cr):
             cr.execute(
                 """DELETE FROM smart_dairy_iot_reading WHERE id IN (
-                       SELECT id FROM smart_dairy_iot_reading WHERE timestamp < %s LIMIT %s)""",
-                [cutoff, batch],
+                       SELECT reading.id FROM smart_dairy_iot_reading reading
+                         JOIN smart_dairy_iot_device device ON device.id = reading.device_id
+                        WHERE reading.timestamp < %s AND device.company_id = %s LIMIT %s)""",
+                [cutoff, company_id, batch],
             )
             return cr.rowcount
 
@@ -50,20 +53,22 @@ def cleanup_old_data(self, days_to_keep=90, batch_size=1000):
     """
     if not isinstance(days_to_keep, int) or days_to_keep < 1:
         raise errors.InvalidInput("days_to_keep must be a positive whole number of days")
+    company_id = self.job_company_id()  # only this company's old data goes
     settings = _settings()
     client = get_client(settings)
     removed = {}
     for kind in ("dead_letters", "jobs"):
         removed[kind] = 0
         while True:
-            count = client.execute("smart_dairy.job", "cleanup_batch", kind, days_to_keep, batch_size)
+            count = client.execute("smart_dairy.job", "cleanup_batch", self.request.id, kind, days_to_keep,
+                                   batch_size)
             removed[kind] += count
             if count < batch_size:
                 break
     self.report_progress(66, "jobs and dead letters done")
     cutoff = datetime.now(timezone.utc).replace(tzinfo=None) - timedelta(days=days_to_keep)
-    removed["readings"] = delete_old_readings(settings, cutoff)
-    return {"days_to_keep": days_to_keep, "removed": removed}
+    removed["readings"] = delete_old_readings(settings, cutoff, company_id)
+    return {"days_to_keep": days_to_keep, "company_id": company_id, "removed": removed}
 
 
 @app.task(base=OdooJobTask, bind=True, name="smart_dairy.maintenance.backup_database")

@@ -10,13 +10,24 @@ from celery_bridge.idempotency import BUSY, DONE, DUPLICATE, RUN, Claims
 
 
 def test_key_is_stable_and_scoped():
-    a = idempotency.make_key("t", [1], {"b": 2, "a": 1})
-    assert a == idempotency.make_key("t", [1], {"a": 1, "b": 2}), "argument order does not matter"
-    assert a != idempotency.make_key("t", [2], {"a": 1, "b": 2})
-    assert idempotency.make_key("t", key="order-7", scope="user", user_id=5) == "user-5:order-7"
-    assert idempotency.make_key("t", key="order-7", scope="company", company_id=2) == "company-2:order-7"
+    a = idempotency.make_key("t", [1], {"b": 2, "a": 1}, company_id=1)
+    assert a == idempotency.make_key("t", [1], {"a": 1, "b": 2}, company_id=1), "argument order does not matter"
+    assert a != idempotency.make_key("t", [2], {"a": 1, "b": 2}, company_id=1)
+    assert idempotency.make_key("t", key="order-7", scope="user", user_id=5, company_id=1) == \
+        "company-1:t:user-5:order-7"
+    assert idempotency.make_key("t", key="order-7", scope="company", company_id=2) == "company-2:t:all:order-7"
+
+
+def test_keys_never_cross_companies_or_tasks():
+    """The same caller key in two companies, or for two task types, gives two keys."""
+    assert idempotency.make_key("t", key="PAY-1", company_id=1) != idempotency.make_key("t", key="PAY-1", company_id=2)
+    assert idempotency.make_key("t", key="PAY-1", company_id=1) != idempotency.make_key("u", key="PAY-1", company_id=1)
+    assert idempotency.make_key("t", key="PAY-1", scope="global", company_id=1) == \
+        idempotency.make_key("t", key="PAY-1", scope="company", company_id=1)
     with pytest.raises(ValueError, match="scope"):
-        idempotency.make_key("t", scope="planet")
+        idempotency.make_key("t", scope="planet", company_id=1)
+    with pytest.raises(ValueError, match="company"):
+        idempotency.make_key("t", key="x")
 
 
 def test_first_claim_runs_then_duplicates_get_the_first_result(redis_db):

@@ -128,8 +128,7 @@ class SmartDairyIotDevice(models.Model):
                 requests.append({
                     "task_name": PROCESS_TASK,
                     "args": [device_code, readings[start:start + MAX_READINGS_PER_JOB]],
-                    "origin": "iot",
                 })
         if requests:
-            self.env["smart_dairy.job"].sudo().dispatch_many(requests)
+            self.env["smart_dairy.job"].sudo()._dispatch_many(requests, origin="iot")
         return len(requests)

@@ -1,3 +1,4 @@
+from . import smart_dairy_protected_fields_mixin
 from . import smart_dairy_job_lookup_mixin
 from . import smart_dairy_job_queue
 from . import smart_dairy_job_task

@@ -38,7 +38,7 @@ class IrActionsServer(models.Model):
         extra = json.loads(self.smart_dairy_job_kwargs or "{}")
         Job = self.env["smart_dairy.job"].sudo()
         for record in records:
-            Job.dispatch(
+            Job._dispatch(
                 self.smart_dairy_task_type_id.name,
                 kwargs=dict(extra, model=record._name, ids=[record.id]),
                 res_model=record._name, res_id=record.id, origin="automation",

@@ -1,5 +1,6 @@
 import json
 import logging
+import math
 import threading
 import uuid as uuid_lib
 from datetime import timedelta
@@ -14,7 +15,7 @@ from odoo.http import request
 from odoo.modules.registry import Registry
 from odoo.tools import config
 
-from celery_bridge import errors, idempotency, jobstate, producer, reports
+from celery_bridge import errors, idempotency, jobstate, limits, producer, reports, schemas
 from celery_bridge.config import load_settings
 from celery_bridge.scrub import scrub
 
@@ -26,12 +27,13 @@ ORIGINS = [
     ("automation", "Automated action"),
     ("xmlrpc", "External service (XML-RPC)"),
 ]
+# What a caller may ask of a dispatch. Not the origin: the server tells it (see _dispatch_origin).
 DISPATCH_OPTIONS = (
-    "queue", "priority", "countdown", "eta", "res_model", "res_id", "origin",
+    "queue", "priority", "countdown", "eta", "res_model", "res_id",
     "idempotency_key", "idempotent", "idempotency_scope",
 )
 PUBLISH_BATCH = 500
-MAX_REPORTS_PER_CALL = 5000
+MAX_REPORTS_PER_CALL = limits.MAX_REPORTS_PER_CALL
 POSTCOMMIT_KEY = "smart_dairy_jobs.publish_ids"
 
 
@@ -57,9 +59,13 @@ class SmartDairyJob(models.Model):
     """
 
     _name = "smart_dairy.job"
+    _inherit = ["smart_dairy.protected.fields.mixin"]
     _description = "Background Job"
     _order = "id desc"
     _check_company_auto = True
+    # Every field of a job is the system's: dispatch, the publisher and the workers' reports set them.
+    # Jobs managers act on jobs through methods (cancel, terminate, requeue), never by writing them.
+    _protected_fields = "__all__"
 
     uuid = fields.Char(
         string="Task UUID", required=True, readonly=True, index=True, copy=False,
@@ -153,12 +159,19 @@ class SmartDairyJob(models.Model):
         """Record a job and send it to Celery once the current transaction commits.
 
         ``options``: queue, priority (0-9), countdown (seconds) or eta, res_model/res_id of the
-        record the job is about, origin.  Returns the job (its id over XML-RPC).
+        record the job is about, idempotency options.  The caller must be allowed to dispatch the
+        task type (its *May Dispatch* groups); the job runs with the caller's rights, in the
+        caller's current company.  Returns the job (its id over XML-RPC).
         """
-        if not (self.env.su or self.env.user.has_group("smart_dairy_jobs.group_user")):
-            raise AccessError(self.env._("Only Jobs users may dispatch background jobs."))
-        vals = self._prepare_dispatch(task_name, args, kwargs, options)
+        return self._dispatch(task_name, args, kwargs, origin=self._request_origin(), **options)
+
+    @api.model
+    def _dispatch(self, task_name, args=None, kwargs=None, origin=None, **options):
+        """:meth:`dispatch` for server code, which names the origin (cron, automation, iot...)."""
+        vals = self._prepare_dispatch(task_name, args, kwargs, options, origin)
         key = vals.get("idempotency_key")
+        # sudo: the caller's right to start this task was checked in _prepare_dispatch, and the values
+        # are ours; the job table itself is not writable by Jobs users.
         if not key:
             job = self.sudo().create(vals)
         else:
@@ -180,21 +193,28 @@ class SmartDairyJob(models.Model):
     @api.model
     @api.returns("self", lambda jobs: jobs.ids)
     def dispatch_many(self, requests):
-        """Dispatch many jobs at once: ``requests`` is a list of dicts with ``task_name`` and optionally
-        ``args``, ``kwargs`` and the options of :meth:`dispatch` (idempotency options excepted).
-        One INSERT for all of them, published together after commit. Returns the jobs (ids over RPC).
-        """
-        if not (self.env.su or self.env.user.has_group("smart_dairy_jobs.group_user")):
-            raise AccessError(self.env._("Only Jobs users may dispatch background jobs."))
+        """Dispatch many jobs at once: ``requests`` is a list (at most ``limits.MAX_DISPATCH_MANY``)
+        of dicts with ``task_name`` and optionally ``args``, ``kwargs`` and the options of
+        :meth:`dispatch` (idempotency options excepted). One INSERT for all of them, published
+        together after commit. Returns the jobs (ids over RPC)."""
+        return self._dispatch_many(requests, origin=self._request_origin())
+
+    @api.model
+    def _dispatch_many(self, requests, origin=None):
         if not isinstance(requests, list) or not all(isinstance(r, dict) for r in requests):
             raise ValidationError(self.env._("requests must be a list of dicts, each with a task_name."))
+        if len(requests) > limits.MAX_DISPATCH_MANY:
+            raise ValidationError(self.env._("At most %(max)s jobs per call, not %(count)s.",
+                                             max=limits.MAX_DISPATCH_MANY, count=len(requests)))
         vals_list = []
         for request_ in requests:
             options = dict(request_)
             if {"idempotency_key", "idempotent", "idempotency_scope"} & set(options):
                 raise ValidationError(self.env._("Idempotent jobs are dispatched one by one, with dispatch()."))
             vals_list.append(self._prepare_dispatch(
-                options.pop("task_name", None), options.pop("args", None), options.pop("kwargs", None), options))
+                options.pop("task_name", None), options.pop("args", None), options.pop("kwargs", None), options,
+                origin))
+        # sudo: every request was checked in _prepare_dispatch (see _dispatch).
         jobs = self.sudo().create(vals_list)
         jobs._schedule_publish()
         return jobs.with_env(self.env)
@@ -213,14 +233,17 @@ class SmartDairyJob(models.Model):
         return self.sudo().with_context(active_test=False).search([("idempotency_key", "=", key)], limit=1)
 
     @api.model
-    def _prepare_dispatch(self, task_name, args, kwargs, options):
+    def _prepare_dispatch(self, task_name, args, kwargs, options, origin=None):
+        """The values of a new job, after every check a dispatch goes through, whatever its origin:
+        known options, the caller's right to start the task type, the task's argument schema and the
+        limits of celery_bridge.limits. Raises before anything is written."""
         unknown = sorted(set(options) - set(DISPATCH_OPTIONS))
         if unknown:
             raise ValidationError(
                 self.env._("Unknown dispatch option(s): %(unknown)s. Known options: %(known)s.",
-                  unknown=", ".join(unknown), known=", ".join(DISPATCH_OPTIONS))
+                  unknown=", ".join(map(str, unknown)), known=", ".join(DISPATCH_OPTIONS))
             )
-        if not isinstance(task_name, str) or not task_name:
+        if not isinstance(task_name, str) or not task_name or len(task_name) > limits.MAX_NAME_LENGTH:
             raise ValidationError(self.env._("The task name must be a non-empty string."))
         Task = self.env["smart_dairy.job.task"]
         task = Task.browse(Task._id_by_name(task_name)).sudo()
@@ -229,10 +252,16 @@ class SmartDairyJob(models.Model):
                 self.env._("Unknown task %(name)r: no active task type has that name (Jobs › Configuration › Task Types).",
                   name=task_name)
             )
+        task._check_may_dispatch(self.env.user, self.env.company)
         args = self._decode_json_argument(args, list, "args")
         kwargs = self._decode_json_argument(kwargs, dict, "kwargs")
         if any(not isinstance(key, str) for key in kwargs):
             raise ValidationError(self.env._("The keys of kwargs must be strings."))
+        try:
+            schemas.check_call(task.name, args, kwargs)
+        except schemas.ArgumentError as exc:
+            raise ValidationError(self.env._("Arguments of %(task)s refused: %(reason)s", task=task.name,
+                                             reason=exc)) from None
         queue = task.queue_id
         if options.get("queue") not in (None, False, ""):
             Queue = self.env["smart_dairy.job.queue"]
@@ -254,7 +283,7 @@ class SmartDairyJob(models.Model):
             "kwargs_json": json.dumps(kwargs),
             "max_retries": task.max_retries,
             "eta": self._dispatch_eta(options.get("countdown"), options.get("eta"), task),
-            "origin": self._dispatch_origin(options.get("origin")),
+            "origin": self._dispatch_origin(origin),
             "user_id": self.env.uid,
             "company_id": self.env.company.id,
         }
@@ -272,6 +301,11 @@ class SmartDairyJob(models.Model):
             return {}
         if explicit_key is not None and (not isinstance(explicit_key, str) or not explicit_key.strip()):
             raise ValidationError(self.env._("idempotency_key must be a non-empty string."))
+        if explicit_key and len(explicit_key) > limits.MAX_IDEMPOTENCY_KEY_LENGTH:
+            raise ValidationError(self.env._("idempotency_key may have at most %(max)s characters.",
+                                             max=limits.MAX_IDEMPOTENCY_KEY_LENGTH))
+        # Every scope lives inside the job's company and task (idempotency.make_key): "global" means
+        # every user of the company, never another company's jobs.
         scope = options.get("idempotency_scope") or (task.idempotency if task.idempotency != "none" else "global")
         try:
             key = idempotency.make_key(task.name, args, kwargs, scope=scope, user_id=self.env.uid,
@@ -317,29 +351,40 @@ class SmartDairyJob(models.Model):
     def _requested_eta(self, countdown, eta):
         if countdown not in (None, False) and eta not in (None, False):
             raise ValidationError(self.env._("Give either countdown or eta, not both."))
+        horizon = limits.MAX_PLANNING_SECONDS
         if countdown not in (None, False):
-            if not isinstance(countdown, (int, float)) or isinstance(countdown, bool) or countdown < 0:
-                raise ValidationError(self.env._("countdown must be a number of seconds, zero or more."))
+            if (not isinstance(countdown, (int, float)) or isinstance(countdown, bool) or not math.isfinite(countdown)
+                    or not 0 <= countdown <= horizon):
+                raise ValidationError(self.env._(
+                    "countdown must be a number of seconds from 0 to %(max)s.", max=horizon))
             return fields.Datetime.now() + timedelta(seconds=countdown) if countdown else False
         if eta not in (None, False):
             try:
-                return fields.Datetime.to_datetime(eta)
-            except (TypeError, ValueError):
+                planned = fields.Datetime.to_datetime(eta)
+            except (TypeError, ValueError, OverflowError):
+                planned = None
+            if not planned:
                 raise ValidationError(
-                    self.env._("eta must be a UTC date and time such as 2026-01-31 14:00:00, got %(eta)r.", eta=eta)
+                    self.env._("eta must be a UTC date and time such as 2026-01-31 14:00:00, got %(eta)r.",
+                               eta=str(eta)[:40])
                 ) from None
+            if planned > fields.Datetime.now() + timedelta(seconds=horizon):
+                raise ValidationError(self.env._("eta may be at most %(days)s days ahead.", days=horizon // 86400))
+            return planned
         return False
 
     @api.model
     def _dispatch_origin(self, origin):
-        if origin:
-            known = self._fields["origin"].get_values(self.env)  # other addons add origins
-            if origin not in known:
-                raise ValidationError(
-                    self.env._("Unknown origin %(origin)r. Known: %(known)s.",
-                               origin=origin, known=", ".join(known))
-                )
-            return origin
+        """The origin server code named (it is never taken from a caller), or the request's."""
+        origin = origin or self._request_origin()
+        known = self._fields["origin"].get_values(self.env)  # other addons add origins
+        if origin not in known:
+            raise ValidationError(
+                self.env._("Unknown origin %(origin)r. Known: %(known)s.", origin=origin, known=", ".join(known)))
+        return origin
+
+    @api.model
+    def _request_origin(self):
         if request:
             path = request.httprequest.path
         else:
@@ -353,9 +398,11 @@ class SmartDairyJob(models.Model):
             return {}
         if not res_model or not res_id:
             raise ValidationError(self.env._("Give res_model and res_id together."))
-        if res_model not in self.env:
-            raise ValidationError(self.env._("Model %(model)r does not exist.", model=res_model))
-        if not isinstance(res_id, int) or isinstance(res_id, bool):
+        if not isinstance(res_model, str) or res_model not in self.env:
+            raise ValidationError(self.env._("Model %(model)r does not exist.", model=str(res_model)[:100]))
+        if self.env[res_model]._abstract or self.env[res_model]._transient:
+            raise ValidationError(self.env._("%(model)s has no stored records to link a job to.", model=res_model))
+        if not isinstance(res_id, int) or isinstance(res_id, bool) or not 0 < res_id < 2**31:
             raise ValidationError(self.env._("res_id must be a record id."))
         record = self.env[res_model].browse(res_id)
         if not record.exists():
@@ -413,7 +460,8 @@ class SmartDairyJob(models.Model):
                     """
                     SELECT job.id, job.uuid, job.task_name, queue.name, job.priority, job.args_json,
                            job.kwargs_json, job.attempt, task.soft_time_limit, task.time_limit,
-                           job.idempotency_key, task.idempotency_ttl, task.lease_seconds, task.external_service
+                           job.idempotency_key, task.idempotency_ttl, task.lease_seconds, task.external_service,
+                           job.company_id, job.user_id
                       FROM smart_dairy_job job
                       JOIN smart_dairy_job_queue queue ON queue.id = job.queue_id
                       JOIN smart_dairy_job_task task ON task.id = job.task_type_id
@@ -436,6 +484,7 @@ class SmartDairyJob(models.Model):
                         args=json.loads(row[5] or "[]"), kwargs=json.loads(row[6] or "{}"),
                         attempt=row[7] + 1, soft_time_limit=row[8], time_limit=row[9],
                         key=row[10], key_ttl=row[11], lease=row[12], service=row[13] or None,
+                        company_id=row[14], user_id=row[15],
                     )
                     for row in rows
                 ]

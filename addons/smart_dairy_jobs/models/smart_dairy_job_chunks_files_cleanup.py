@@ -6,11 +6,12 @@ from datetime import timedelta
 from odoo import api, fields, models
 from odoo.exceptions import AccessError, ValidationError
 
-from celery_bridge import jobstate
+from celery_bridge import jobstate, limits
 
 MAX_CHUNK_SIZE = 10000
 MAX_FILE_BYTES = 200 * 1024 * 1024
 CLEANUP_KINDS = ("jobs", "dead_letters")
+CLEANUP_TASK = "smart_dairy.maintenance.cleanup_old_data"
 MAX_CLEANUP_BATCH = 10000
 
 
@@ -43,19 +44,23 @@ class SmartDairyJobChunksFilesCleanup(models.Model):
             raise ValidationError(self.env._("items must be a non-empty list."))
         if not isinstance(chunk_size, int) or not 1 <= chunk_size <= MAX_CHUNK_SIZE:
             raise ValidationError(self.env._("chunk_size must be an integer from 1 to %(max)s.", max=MAX_CHUNK_SIZE))
-        if not (self.env.su or self.env.user.has_group("smart_dairy_jobs.group_user")):
-            raise AccessError(self.env._("Only Jobs users may dispatch background jobs."))
         chunks = [items[start:start + chunk_size] for start in range(0, len(items), chunk_size)]
-        parent_vals = self._prepare_dispatch(task_name, [], kwargs, dict(options))
+        if len(chunks) > limits.MAX_DISPATCH_MANY:
+            raise ValidationError(self.env._("At most %(max)s chunks per call: use larger chunks.",
+                                             max=limits.MAX_DISPATCH_MANY))
+        origin = self._request_origin()
+        # Checks the caller's right to start the parent's task type; each chunk is checked below.
+        parent_vals = self._prepare_dispatch(task_name, [], kwargs, dict(options), origin)
         now = fields.Datetime.now()
         parent_vals.update(is_parent=True, chunk_count=len(chunks), state=jobstate.STARTED,
                            date_enqueued=now, date_started=now, progress=0,
                            progress_message=self.env._("0 of %(count)s chunks done", count=len(chunks)))
+        # sudo: values checked by _prepare_dispatch; the chunks go through the same checks.
         parent = self.sudo().create(parent_vals)
-        self.sudo().dispatch_many([
+        self._dispatch_many([
             dict(options, task_name=chunk_task_name or task_name, args=[chunk], kwargs=kwargs or {})
             for chunk in chunks
-        ]).write({"parent_id": parent.id})
+        ], origin=origin).sudo().write({"parent_id": parent.id})
         return parent.with_env(self.env)
 
     def _settle_parents(self):
@@ -157,25 +162,33 @@ class SmartDairyJobChunksFilesCleanup(models.Model):
 
 
     @api.model
-    def cleanup_batch(self, kind, days_to_keep, limit=1000):
-        """Delete one batch of old records (the maintenance task calls this until it returns less than
-        ``limit``): ``jobs`` finished more than ``days_to_keep`` days ago, except those an open dead
-        letter points to and chunks of an unfinished parent; ``dead_letters`` settled (requeued,
-        resolved, discarded) that long ago. Short transactions, no long locks. Returns the count."""
-        if not (self.env.su or self.env.user.has_group("smart_dairy_jobs.group_bridge")):
+    def cleanup_batch(self, uuid, kind, days_to_keep, limit=1000):
+        """Delete one batch of old records of the company of the cleanup job ``uuid`` (the maintenance
+        task calls this until it returns less than ``limit``): ``jobs`` finished more than
+        ``days_to_keep`` days ago, except those an open dead letter points to and chunks of an
+        unfinished parent; ``dead_letters`` settled (requeued, resolved, discarded) that long ago.
+        Short transactions, no long locks. Returns the count. The bridge only, for a running job."""
+        if not self.env.user.has_group("smart_dairy_jobs.group_bridge"):
             raise AccessError(self.env._("Only the Celery bridge runs the cleanup."))
         if kind not in CLEANUP_KINDS:
             raise ValidationError(self.env._("kind must be one of %(kinds)s.", kinds=", ".join(CLEANUP_KINDS)))
-        if not isinstance(days_to_keep, int) or days_to_keep < 1:
+        if not isinstance(days_to_keep, int) or isinstance(days_to_keep, bool) or days_to_keep < 1:
             raise ValidationError(self.env._("days_to_keep must be a positive whole number."))
         if not isinstance(limit, int) or not 1 <= limit <= MAX_CLEANUP_BATCH:
             raise ValidationError(self.env._("limit must be from 1 to %(max)s.", max=MAX_CLEANUP_BATCH))
+        # sudo: the bridge reads no job by itself; the running cleanup job tells whose data may go.
+        job = self.sudo().search([("uuid", "=", uuid), ("state", "in", [jobstate.ENQUEUED, jobstate.STARTED])],
+                                 limit=1) if isinstance(uuid, str) else None
+        if not job or job.task_name != CLEANUP_TASK:
+            raise ValidationError(self.env._("No running cleanup job with uuid %(uuid)s.", uuid=uuid))
+        company = job.company_id
         cutoff = fields.Datetime.now() - timedelta(days=days_to_keep)
         if kind == "dead_letters":
             old = self.env["smart_dairy.job.dead.letter"].sudo().search(
-                [("state", "!=", "new"), ("write_date", "<", cutoff)], limit=limit)
+                [("company_id", "=", company.id), ("state", "!=", "new"), ("write_date", "<", cutoff)], limit=limit)
         else:
             old = self.sudo().with_context(active_test=False).search([
+                ("company_id", "=", company.id),
                 ("state", "in", list(jobstate.TERMINAL)), ("date_done", "<", cutoff),
                 ("dead_letter_ids", "not any", [("state", "=", "new")]),
                 "|", ("parent_id", "=", False), ("parent_id.state", "in", list(jobstate.TERMINAL)),

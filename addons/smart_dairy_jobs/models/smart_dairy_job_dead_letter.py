@@ -117,13 +117,13 @@ class SmartDairyJobDeadLetter(models.Model):
         self._check_open()
         for entry in self:
             original = entry.job_id.sudo()
-            new_job = self.env["smart_dairy.job"].with_company(original.company_id).dispatch(
+            new_job = self.env["smart_dairy.job"].with_company(original.company_id)._dispatch(
                 original.task_name,
                 args=json.loads(original.args_json or "[]"),
                 kwargs=json.loads(original.kwargs_json or "{}"),
                 queue=original.queue_id.name,
                 priority=original.priority,
-                origin="ui",
+                origin=original.origin,
                 **({"res_model": original.res_model, "res_id": original.res_id} if original.res_model else {}),
             )
             new_job.sudo().write({"original_job_id": original.id, "requeued_from_id": entry.id})

@@ -2,8 +2,8 @@ import json
 import logging
 from datetime import timedelta
 
-from odoo import SUPERUSER_ID, api, fields, models
-from odoo.exceptions import ValidationError
+from odoo import api, fields, models
+from odoo.exceptions import AccessError, UserError, ValidationError
 
 from celery_bridge import jobstate, schedules
 
@@ -52,12 +52,45 @@ class SmartDairyJobSchedule(models.Model):
     cron_active = fields.Boolean(compute="_compute_cron_fields", inverse="_inverse_cron_fields", compute_sudo=True,
                                  search="_search_cron_active", string="Active")
     company_id = fields.Many2one("res.company", required=True, default=lambda self: self.env.company)
+    user_id = fields.Many2one(
+        "res.users", string="Runs As", required=True, default=lambda self: self._default_owner(),
+        domain=[("share", "=", False)],
+        help="The schedule's jobs run with this user's rights, in the schedule's company, never as superuser. "
+             "Only system administrators may make a schedule run as someone else.",
+    )
     job_ids = fields.One2many("smart_dairy.job", "schedule_id", string="Jobs")
     job_count = fields.Integer(compute="_compute_job_count")
     last_job_id = fields.Many2one("smart_dairy.job", readonly=True)
     skip_count = fields.Integer(string="Skipped Firings", readonly=True)
     last_skip_at = fields.Datetime(string="Last Skipped", readonly=True)
     collision_warning = fields.Char(compute="_compute_collision_warning")
+
+    @api.model
+    def _default_owner(self):
+        # Data files load as the superuser; their schedules run as the administrator instead.
+        user = self.env.user
+        if user._is_superuser():
+            return self.env.ref("base.user_admin", raise_if_not_found=False) or user
+        return user
+
+    def _check_owner_change(self, vals):
+        """Making a schedule run as someone else would borrow their rights: system administrators only."""
+        owner_id = vals.get("user_id")
+        if owner_id and owner_id != self.env.uid and not (
+                self.env.su or self.env.user.has_group("base.group_system")):
+            raise AccessError(self.env._("Only system administrators may make a schedule run as another user."))
+
+    @api.constrains("user_id", "company_id", "task_type_id")
+    def _check_owner_may_dispatch(self):
+        for schedule in self:
+            if schedule.company_id not in schedule.user_id.company_ids:
+                raise ValidationError(self.env._("%(user)s has no access to %(company)s, where %(schedule)s runs.",
+                                                 user=schedule.user_id.name, company=schedule.company_id.name,
+                                                 schedule=schedule.name))
+            try:
+                schedule.task_type_id._check_may_dispatch(schedule.user_id, schedule.company_id)
+            except AccessError as exc:
+                raise ValidationError(exc.args[0]) from None
 
     @api.constrains("args_json", "kwargs_json")
     def _check_arguments(self):
@@ -92,6 +125,7 @@ class SmartDairyJobSchedule(models.Model):
     def create(self, vals_list):
         cron_values = []
         for vals in vals_list:
+            self._check_owner_change(vals)
             cron_values.append({
                 "interval_number": vals.pop("interval_number", 1) or 1,
                 "interval_type": vals.pop("interval_type", "days") or "days",
@@ -99,11 +133,12 @@ class SmartDairyJobSchedule(models.Model):
                 "active": vals.pop("cron_active", True),
             })
         schedules_ = super().create(vals_list)
-        # The cron's code is ours, never the user's: it is created as superuser, runs as superuser.
+        # The cron's code is ours, never the user's (sudo: Jobs managers may not edit crons); it runs as
+        # the schedule's owner, whose rights the dispatch checks.
         model = self.env["ir.model"]._get(self._name)
         crons = self.env["ir.cron"].sudo().create([
             dict(values, name=self.env._("Jobs schedule: %(name)s", name=schedule.name), model_id=model.id,
-                 state="code", code="model._fire(%d)" % schedule.id, user_id=SUPERUSER_ID)
+                 state="code", code="model._fire(%d)" % schedule.id, user_id=schedule.user_id.id)
             for schedule, values in zip(schedules_, cron_values)
         ])
         for schedule, cron in zip(schedules_, crons):
@@ -115,10 +150,14 @@ class SmartDairyJobSchedule(models.Model):
         # saves only what changed) would also write the others' uncomputed, empty values.
         cron_vals = {("active" if name == "cron_active" else name): vals.pop(name)
                      for name in CRON_FIELDS if name in vals}
+        self._check_owner_change(vals)
         if cron_vals:
             self.check_access("write")
-            self.cron_id.sudo().write(cron_vals)
+            self.cron_id.sudo().write(cron_vals)  # sudo: the schedule's own cron, write access checked above
         result = super().write(vals) if vals else True
+        if "user_id" in vals:
+            for schedule in self:
+                schedule.cron_id.sudo().user_id = schedule.user_id
         if "name" in vals:
             for schedule in self:
                 schedule.cron_id.sudo().name = self.env._("Jobs schedule: %(name)s", name=schedule.name)
@@ -134,29 +173,48 @@ class SmartDairyJobSchedule(models.Model):
 
     @api.model
     def _fire(self, schedule_id):
-        """Called by the schedule's cron: dispatch its job, unless overlap is forbidden and one runs."""
+        """Called by the schedule's cron: dispatch its job as the schedule's owner, unless overlap is
+        forbidden and one runs."""
+        # sudo to read the schedule and keep its counters, whoever the cron runs as; the job itself is
+        # dispatched with the owner's rights below.
         schedule = self.sudo().browse(schedule_id).exists()
         if not schedule:
             return False
+        return schedule._dispatch_as(schedule.user_id, "cron")
+
+    def _dispatch_as(self, user, origin):
+        self.ensure_one()
+        schedule = self.sudo()
         last = schedule.last_job_id
         if not schedule.allow_overlap and last and last.state not in jobstate.TERMINAL:
             _logger.info("Schedule %r skipped: its job %s is still %s", schedule.name, last.display_name, last.state)
             schedule.write({"skip_count": schedule.skip_count + 1, "last_skip_at": fields.Datetime.now()})
             return False
-        job = self.env["smart_dairy.job"].sudo().with_company(schedule.company_id).dispatch(
+        job = self.env["smart_dairy.job"].with_user(user).with_company(schedule.company_id)._dispatch(
             schedule.task_type_id.name,
             args=json.loads(schedule.args_json or "[]"),
             kwargs=json.loads(schedule.kwargs_json or "{}"),
-            origin="cron",
+            origin=origin,
             **({"queue": schedule.queue_id.name} if schedule.queue_id else {}),
         )
-        job.schedule_id = schedule
+        job.sudo().schedule_id = schedule
         schedule.last_job_id = job
-        return job
+        return job.with_env(self.env)
 
     def action_run_now(self):
+        """Fire now, as the caller: their rights decide whether the task may start (maintenance for
+        Jobs managers, diagnostics for administrators), in the schedule's company if it is theirs."""
+        self.check_access("read")
+        if not self.env.user.has_group("smart_dairy_jobs.group_user"):
+            raise AccessError(self.env._("Only Jobs users may run schedules."))
         for schedule in self:
-            self._fire(schedule.id)
+            if schedule.company_id not in self.env.user.company_ids:
+                raise AccessError(self.env._("%(schedule)s belongs to a company you do not work for.",
+                                             schedule=schedule.name))
+            if not schedule.cron_active and not schedule.task_type_id.active:
+                raise UserError(self.env._("%(schedule)s's task is not implemented by any worker yet.",
+                                           schedule=schedule.name))
+            schedule._dispatch_as(self.env.user, "ui")
         return True
 
     def _compute_job_count(self):

@@ -1,7 +1,7 @@
 import re
 
 from odoo import api, fields, models
-from odoo.exceptions import ValidationError
+from odoo.exceptions import AccessError, ValidationError
 
 from celery_bridge import errors, producer, windows
 from celery_bridge import idempotency as idempotency_keys
@@ -90,6 +90,11 @@ class SmartDairyJobTask(models.Model):
         default=True, help="Inactive task types cannot be dispatched (e.g. no worker implements them yet)."
     )
     company_id = fields.Many2one("res.company", help="Leave empty to share the task type with every company.")
+    group_ids = fields.Many2many(
+        "res.groups", "smart_dairy_job_task_dispatch_group_rel", "task_id", "group_id", string="May Dispatch",
+        help="Who may start jobs of this type, from any origin (user interface, XML-RPC, automated action, "
+             "schedule): members of any of these groups. Empty: Jobs users.",
+    )
 
     _sql_constraints = [
         ("name_unique", "UNIQUE(name)", "A task type with this name already exists."),
@@ -132,6 +137,20 @@ class SmartDairyJobTask(models.Model):
             self.env.cr.postcommit.add(
                 lambda: [producer.set_rate_limit(settings, name, rate) for name, rate in changes])
         return result
+
+    def _check_may_dispatch(self, user, company):
+        """Refuse unless ``user`` may start jobs of this type for ``company`` (checked at every dispatch)."""
+        self.ensure_one()
+        if user._is_superuser():
+            return
+        task = self.sudo()  # reading the task's rule, not acting on it
+        if task.company_id and task.company_id != company:
+            raise AccessError(self.env._("Task %(task)s belongs to another company.", task=task.name))
+        allowed = task.group_ids or self.env.ref("smart_dairy_jobs.group_user")
+        if not set(allowed.ids) & set(user.sudo().groups_id.ids):
+            raise AccessError(self.env._(
+                "%(user)s may not start %(task)s jobs: they are for %(groups)s.",
+                user=user.name, task=task.name, groups=", ".join(allowed.mapped("full_name"))))
 
     def _window_weekdays(self):
         days = {int(part) for part in (self.window_weekdays or "").split(",") if part.strip()}
