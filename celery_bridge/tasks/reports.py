@@ -29,14 +29,16 @@ def _day(value, name):
 
 
 def milk_production_rows(cr, start, end, tz_name, company_ids):
-    """Milk per farm day and device, straight from the readings (so a day not yet aggregated counts)."""
+    """Milk per farm day and device, straight from the readings (so a day not yet aggregated counts),
+    of the given companies' devices only (the reading's company and its device's must both be one of them)."""
     cr.execute(
         """SELECT (r.timestamp AT TIME ZONE 'UTC' AT TIME ZONE %s)::date AS day, d.name, d.device_code,
                   round(SUM(r.value)::numeric, 2)::float8, COUNT(*)
              FROM smart_dairy_iot_reading r JOIN smart_dairy_iot_device d ON d.id = r.device_id
-            WHERE r.metric = %s AND r.timestamp >= %s AND r.timestamp < %s AND r.company_id = ANY(%s)
+            WHERE r.metric = %s AND r.timestamp >= %s AND r.timestamp < %s
+              AND r.company_id = ANY(%s) AND d.company_id = ANY(%s)
             GROUP BY 1, 2, 3 ORDER BY 1, 2""",
-        [tz_name, catalog.MILK_METRIC, start, end, list(company_ids)],
+        [tz_name, catalog.MILK_METRIC, start, end, list(company_ids), list(company_ids)],
     )
     return cr.fetchall()
 
@@ -51,13 +53,22 @@ def job_statistics_rows(cr, start, end, tz_name, company_ids):
     ]
 
 
-def report_companies(cr, user_id):
-    """The companies a report may show: the requesting user's, or every company without one."""
-    if user_id:
-        cr.execute("SELECT cid FROM res_company_users_rel WHERE user_id = %s", [user_id])
-    else:
-        cr.execute("SELECT id FROM res_company")
-    return [row[0] for row in cr.fetchall()]
+def report_companies(cr, company_id, user_id=None):
+    """The companies a report may show: the job's company and nothing else, and only if the job's
+    user (when the job names one) is a member of it. Never widened by what a caller passes."""
+    if not company_id:
+        raise errors.PermissionDenied("a report shows one company's data: the job has no company")
+    if user_id is None:
+        return [company_id]
+    cr.execute("SELECT 1 FROM res_company_users_rel WHERE cid = %s AND user_id = %s", [company_id, user_id])
+    if cr.fetchone() is None:
+        raise errors.PermissionDenied(f"user {user_id} is not a member of company {company_id}")
+    return [company_id]
+
+
+def report_rows(cr, report_type, start, end, tz_name, company_id, user_id=None):
+    """The rows of a report over [start, end) (naive UTC) of ``company_id``'s data only."""
+    return QUERIES[report_type](cr, start, end, tz_name, report_companies(cr, company_id, user_id))
 
 
 COLUMNS = {
@@ -69,8 +80,9 @@ TITLES = {"milk_production": "Milk production", "job_statistics": "Background jo
 QUERIES = {"milk_production": milk_production_rows, "job_statistics": job_statistics_rows}
 
 
-def build_report(settings, report_type, date_from, date_to, fmt, user_id=None):
-    """(content, mimetype, filename, rows) of a report over farm days [date_from, date_to]."""
+def build_report(settings, report_type, date_from, date_to, fmt, company_id, user_id=None):
+    """(content, mimetype, filename, rows) of a report over farm days [date_from, date_to] of
+    ``company_id``'s data (the running job's company), seen as ``user_id`` (the job's user)."""
     if report_type not in REPORT_TYPES:
         raise errors.InvalidInput(f"unknown report type {report_type!r} (known: {', '.join(REPORT_TYPES)})")
     start, end = _day(date_from, "date_from"), _day(date_to, "date_to")
@@ -79,10 +91,8 @@ def build_report(settings, report_type, date_from, date_to, fmt, user_id=None):
     period = (store.day_bounds_utc(start, settings.farm_timezone)[0],
               store.day_bounds_utc(end, settings.farm_timezone)[1])
 
-    def query(cr):
-        return QUERIES[report_type](cr, *period, settings.farm_timezone, report_companies(cr, user_id))
-
-    rows = db.run_in_transaction(settings, query)
+    rows = db.run_in_transaction(
+        settings, lambda cr: report_rows(cr, report_type, *period, settings.farm_timezone, company_id, user_id))
     # openpyxl and reportlab weigh ~40 MB a process: only the processes that render a report load them.
     from .. import reporting
 
@@ -94,12 +104,16 @@ def build_report(settings, report_type, date_from, date_to, fmt, user_id=None):
 
 @app.task(base=OdooJobTask, bind=True, name="smart_dairy.report.generate_report")
 def generate_report(self, report_type, date_from, date_to, user_id=None, format="pdf"):  # noqa: A002 - the spec's name
-    """Render a report and attach it to this job; progress 10 / 50 / 90 %."""
+    """Render a report of the job's company, as the job's user, and attach it to this job; progress
+    10 / 50 / 90 %. ``user_id`` is accepted for older callers but never chooses whose data is shown:
+    the job's company and user (from the message Odoo sent) do."""
     settings = _settings()
-    self.report_progress(10, "reading data")
-    content, mimetype, filename, rows = build_report(settings, report_type, date_from, date_to, format, user_id)
-    self.report_progress(50, f"{len(rows)} rows rendered")
+    company_id = self.job_company_id()
     context = job_context(self.request)
+    self.report_progress(10, "reading data")
+    content, mimetype, filename, rows = build_report(settings, report_type, date_from, date_to, format,
+                                                     company_id, context.user_id)
+    self.report_progress(50, f"{len(rows)} rows rendered")
     attachment_id = None
     if context:  # dispatched by Odoo: the file goes onto the job
         self.report_progress(90, "attaching the file")
@@ -110,19 +124,25 @@ def generate_report(self, report_type, date_from, date_to, user_id=None, format=
         except xmlrpc.client.Fault as fault:  # a Fault does not survive Celery's pickling: keep its words
             raise errors.JobError(f"Odoo did not take the file: {fault.faultString.strip().splitlines()[-1]}") from None
     return {"attachment_id": attachment_id, "filename": filename, "rows": len(rows), "bytes": len(content),
-            "user_id": user_id}
+            "user_id": context.user_id, "company_id": company_id}
 
 
 @app.task(base=OdooJobTask, bind=True, name="smart_dairy.report.send_daily_reports")
 def send_daily_reports(self, report_type="daily_summary", day=None, recipients=None):
-    """Mail yesterday's milk production (PDF) to the IoT managers, or to ``recipients``."""
+    """Mail yesterday's milk production of the job's company (PDF) to that company's IoT managers, or
+    to ``recipients``."""
     if report_type != "daily_summary":
         raise errors.InvalidInput(f"unknown daily report {report_type!r}")
     settings = _settings()
+    company_id = self.job_company_id()
+    context = job_context(self.request)
     target = _day(day, "day") if day else datetime.now(pytz.timezone(settings.farm_timezone)).date() - timedelta(days=1)
     if recipients is None:
-        recipients = get_client(settings).execute("smart_dairy.report.request", "daily_report_recipients")
-    content, mimetype, filename, rows = build_report(settings, "milk_production", target, target, "pdf")
+        # Odoo answers from the job (its uuid): the IoT managers of the job's company, nobody else.
+        recipients = get_client(settings).execute("smart_dairy.report.request", "daily_report_recipients",
+                                                  context.uuid)
+    content, mimetype, filename, rows = build_report(settings, "milk_production", target, target, "pdf",
+                                                     company_id, context.user_id)
     litres = sum(row[3] for row in rows)
     rendered = mail_templates.render_named("daily_report", {
         "report_date": target.isoformat(), "litres": f"{litres:,.1f}", "devices": len({row[2] for row in rows})})

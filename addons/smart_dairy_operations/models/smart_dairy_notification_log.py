@@ -9,7 +9,10 @@ class SmartDairyNotificationLog(models.Model):
     Written by Odoo from the job's result (no call per message from the workers); never a secret."""
 
     _name = "smart_dairy.notification.log"
+    _inherit = ["smart_dairy.protected.fields.mixin"]
     _description = "Notification Log"
+    # Written from the jobs' results only (_create_from_jobs): no field is anyone's to set.
+    _protected_fields = "__all__"
     _order = "id desc"
     _rec_name = "recipient"
 
@@ -46,4 +49,5 @@ class SmartDairyNotificationLog(models.Model):
                     vals_list.append(dict(base, recipient=recipient[:256], outcome=outcome,
                                           template=job._kwargs().get("template") or False,
                                           error=(job.error_message or job.error_type or "")[:256]))
+        # sudo: lines are written from finished jobs' results, whoever reported them (the bridge user).
         return self.sudo().create(vals_list)

@@ -1,12 +1,19 @@
-from odoo import api, fields, models
-from odoo.exceptions import UserError, ValidationError
+import math
 
+from odoo import api, fields, models
+from odoo.exceptions import AccessError, UserError, ValidationError
+
+from celery_bridge import schemas
 from celery_bridge.payments.gateway import REFERENCE
 
 PROCESS_PAYMENT = "smart_dairy.payment.process_payment"
 GATEWAYS = [("bkash", "bKash"), ("nagad", "Nagad")]
 STATES = [("draft", "Draft"), ("processing", "Processing"), ("paid", "Paid"), ("declined", "Declined"),
           ("failed", "Failed")]
+# The process_payment schema takes at most 12 digits before the decimal point.
+MAX_AMOUNT = 10**12 - 1
+# Payments one process_payment call may charge (each is one job).
+MAX_PAYMENTS_PER_CALL = 100
 
 
 class SmartDairyPayment(models.Model):
@@ -14,9 +21,12 @@ class SmartDairyPayment(models.Model):
 
     _name = "smart_dairy.payment"
     _description = "Mobile Payment"
-    _inherit = ["mail.thread"]
+    _inherit = ["mail.thread", "smart_dairy.protected.fields.mixin"]
     _order = "id desc"
     _check_company_auto = True
+    # Only the gateway's answer (through _apply_job_outcome) makes a payment paid: nobody writes these.
+    # The reference may be chosen at creation, never changed after (see write).
+    _protected_fields = ("state", "transaction_id", "gateway_message", "job_id")
 
     name = fields.Char(string="Reference", required=True, readonly=True, copy=False, default="/",
                        help="Sent to the gateway as the invoice / order number: one charge per reference.")
@@ -38,33 +48,71 @@ class SmartDairyPayment(models.Model):
         ("amount_positive", "CHECK(amount > 0)", "A payment amount must be positive."),
     ]
 
+    @api.model
+    def _check_payment_values(self, vals):
+        """Refuse values the database or the gateway would choke on, before anything is written."""
+        if "amount" in vals:
+            amount = vals["amount"]
+            if (not isinstance(amount, (int, float)) or isinstance(amount, bool) or not math.isfinite(amount)
+                    or not 0 < amount <= MAX_AMOUNT):
+                raise ValidationError(self.env._("The amount must be a number above 0 and at most %(max)s, not %(amount)s.",
+                                                 max=MAX_AMOUNT, amount=repr(amount)[:40]))
+        if "gateway" in vals and (not isinstance(vals["gateway"], str) or vals["gateway"] not in dict(GATEWAYS)):
+            raise ValidationError(self.env._("Unknown gateway %(gateway)s: use one of %(known)s.",
+                                             gateway=repr(vals["gateway"])[:40], known=", ".join(dict(GATEWAYS))))
+        if "payer_number" in vals:
+            number = vals["payer_number"]
+            if not isinstance(number, str) or not schemas.is_phone(number) or len(number) > 32:
+                raise ValidationError(self.env._("%(number)s is not a wallet (phone) number.",
+                                                 number=repr(number)[:40]))
+        if "name" in vals and vals["name"] not in (None, False, "/"):
+            name = vals["name"]
+            if not isinstance(name, str) or not REFERENCE.fullmatch(name):
+                raise ValidationError(self.env._("Reference %(ref)s is not one the gateways take.",
+                                                 ref=repr(name)[:80]))
+
     @api.model_create_multi
     def create(self, vals_list):
         for vals in vals_list:
-            if vals.get("name", "/") == "/":
+            self._check_payment_values(vals)
+        for vals in vals_list:
+            if vals.get("name") in (None, False, "/"):
                 vals["name"] = self.env["ir.sequence"].next_by_code("smart_dairy.payment") or "/"
+            elif self.sudo().with_context(active_test=False).search_count([("name", "=", vals["name"])], limit=1):
+                # sudo: the gateways know only the reference, whatever the company: a reference used by
+                # another company's payment would find that payment's charge.
+                raise ValidationError(self.env._("Reference %(ref)s is already used.", ref=vals["name"]))
         payments = super().create(vals_list)
         for payment in payments:
             if not REFERENCE.fullmatch(payment.name):
                 raise ValidationError(self.env._("Reference %(ref)s is not one the gateways take.", ref=payment.name))
         return payments
 
+    def write(self, vals):
+        if "name" in vals and not self._is_system_edit():
+            self._refuse_protected({"name"})
+        self._check_payment_values(vals)
+        return super().write(vals)
+
     def action_process(self):
         """Charge each payment through its gateway in the background. A payment already paid, or
-        being processed, is never sent again; asking twice gives the same job."""
+        being processed, is never sent again; asking twice gives the same job. The job runs for the
+        caller, in the payment's company (which the caller must be allowed to write in)."""
+        self.check_access("write")
         for payment in self:
             if payment.state not in ("draft", "failed"):
                 raise UserError(self.env._("Payment %(ref)s is %(state)s: it is not charged again.",
                                            ref=payment.name, state=dict(STATES)[payment.state]))
-            job = self.env["smart_dairy.job"].dispatch(
+            job = self.env["smart_dairy.job"].with_company(payment.company_id).dispatch(
                 PROCESS_PAYMENT,
                 kwargs={"reference": payment.name, "gateway": payment.gateway, "amount": f"{payment.amount:.2f}",
                         "currency": payment.currency_id.name, "payer": payment.payer_number},
-                # One job per reference (and attempt after a failure): a double click is one charge.
-                idempotency_key=f"payment:{payment.company_id.id}:{payment.name}:{payment.job_id.id or 0}",
+                # One job per reference (and attempt after a failure): a double click is one charge. The
+                # core keeps the key inside the payment's company and this task.
+                idempotency_key=f"payment:{payment.name}:{payment.job_id.id or 0}",
                 res_model=payment._name, res_id=payment.id,
             )
-            payment.write({"state": "processing", "job_id": job.id, "gateway_message": False})
+            payment._system_write({"state": "processing", "job_id": job.id, "gateway_message": False})
         return True
 
     def action_view_job(self):
@@ -76,38 +124,59 @@ class SmartDairyPayment(models.Model):
         self.ensure_one()
         if job.state == "cancelled":
             # Back to draft: charging again is safe, the gateway is asked about this reference first.
-            self.write({"state": "draft"})
+            self._system_write({"state": "draft"})
             self.message_post(body=self.env._("The charge was cancelled (job %(job)s).", job=job.display_name))
             return
         result = job._result() if job.state == "success" else None
         if isinstance(result, dict) and result.get("status") == "completed":
-            self.write({"state": "paid", "transaction_id": result.get("transaction_id"),
+            self._system_write({"state": "paid", "transaction_id": result.get("transaction_id"),
                         "gateway_message": (result.get("message") or "")[:256] or False})
-            self._email_customer("payment_confirmation", transaction_id=result.get("transaction_id") or "")
+            self._email_customer(job, "payment_confirmation", transaction_id=result.get("transaction_id") or "")
             return
         if isinstance(result, dict) and result.get("status") == "declined":
             reason = result.get("message") or self.env._("declined by %(gateway)s", gateway=self.gateway)
-            self.write({"state": "declined", "gateway_message": reason[:256]})
+            self._system_write({"state": "declined", "gateway_message": reason[:256]})
         else:
             reason = self.env._("%(gateway)s could not be reached; our team has been told.",
                                 gateway=dict(GATEWAYS)[self.gateway])
-            self.write({"state": "failed", "gateway_message": (job.error_message or job.error_type or "")[:256]})
-        self._email_customer("payment_failed", reason=reason)
+            self._system_write({"state": "failed", "gateway_message": (job.error_message or job.error_type or "")[:256]})
+        self._email_customer(job, "payment_failed", reason=reason)
 
-    def _email_customer(self, template, **context):
+    def _email_customer(self, job, template, **context):
+        """Mail the customer about ``job``'s outcome, on behalf of the user who started the charge, in
+        the payment's company (never as the bridge user who reported the outcome)."""
         if not self.partner_id.email:
             self.message_post(body=self.env._("The customer has no email address: not told by mail."))
             return
         values = {"customer_name": self.partner_id.name, "reference": self.name,
                   "amount": f"{self.amount:.2f}", "currency": self.currency_id.name}
         values.update(context)
-        self.env["smart_dairy.notification"].sudo().with_company(self.company_id).send_email(
-            self.partner_id.email, template=template, values=values, res_model=self._name, res_id=self.id)
+        if not job.user_id:
+            self.message_post(body=self.env._("The charge's job has no user to send the mail for: not told by mail."))
+            return
+        notifications = self.env["smart_dairy.notification"].with_user(job.user_id).with_company(job.company_id)
+        try:
+            with self.env.cr.savepoint():
+                notifications.send_email(self.partner_id.email, template=template, values=values,
+                                         res_model=self._name, res_id=self.id)
+        except (AccessError, ValidationError) as exc:
+            # The outcome stands; only the mail could not be sent (say the user lost their rights).
+            self.message_post(body=self.env._("The customer could not be told by mail: %(reason)s",
+                                              reason=str(exc)))
 
     @api.model
     def process_payment(self, payment_ids):
-        """XML-RPC entry point for payment and mobile backends: charge these payments. Returns
-        ``[{"id", "reference", "job_id"}]``."""
+        """XML-RPC entry point for payment and mobile backends: charge these payments (ids the caller
+        may write, in their allowed companies). Returns ``[{"id", "reference", "job_id"}]``."""
+        if (not isinstance(payment_ids, list) or not payment_ids or len(payment_ids) > MAX_PAYMENTS_PER_CALL
+                or not all(isinstance(pid, int) and not isinstance(pid, bool) and 0 < pid < 2**31
+                           for pid in payment_ids)):
+            raise ValidationError(self.env._("payment_ids must be a list of 1 to %(max)s payment ids.",
+                                             max=MAX_PAYMENTS_PER_CALL))
         payments = self.browse(payment_ids)
+        missing = set(payment_ids) - set(payments.exists().ids)
+        if missing:
+            raise ValidationError(self.env._("No payment with id(s) %(ids)s.",
+                                             ids=", ".join(map(str, sorted(missing)))))
         payments.action_process()
         return [{"id": p.id, "reference": p.name, "job_id": p.job_id.id} for p in payments]

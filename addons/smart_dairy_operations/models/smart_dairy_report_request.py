@@ -2,6 +2,7 @@ from odoo import api, fields, models
 from odoo.exceptions import AccessError, ValidationError
 
 GENERATE_REPORT = "smart_dairy.report.generate_report"
+DAILY_REPORTS = "smart_dairy.report.send_daily_reports"
 REPORT_TYPES = [("milk_production", "Milk production"), ("job_statistics", "Background job statistics")]
 FORMATS = [("pdf", "PDF"), ("xlsx", "Excel (XLSX)"), ("csv", "CSV")]
 STATES = [("draft", "Draft"), ("running", "Running"), ("done", "Done"), ("failed", "Failed")]
@@ -13,8 +14,11 @@ class SmartDairyReportRequest(models.Model):
 
     _name = "smart_dairy.report.request"
     _description = "Report Request"
-    _inherit = ["mail.thread"]
+    _inherit = ["mail.thread", "smart_dairy.protected.fields.mixin"]
     _order = "id desc"
+    # Set by the request's own methods and its job's outcome. The requester is whoever creates the
+    # request (its default), never another user: the report job runs on the requester's behalf.
+    _protected_fields = ("state", "job_id", "attachment_id", "error", "user_id")
 
     name = fields.Char(compute="_compute_name", store=True)
     report_type = fields.Selection(REPORT_TYPES, required=True, default="milk_production")
@@ -43,18 +47,19 @@ class SmartDairyReportRequest(models.Model):
                 raise ValidationError(self.env._("The period ends before it starts."))
 
     def action_generate(self):
+        """Generate each report in the background, on behalf of its requester in its company: the job
+        shows what the requester may see, whoever presses the button."""
+        self.check_access("write")
         for request in self:
             if request.state == "running":
                 continue
-            job = self.env["smart_dairy.job"].sudo().with_company(request.company_id).dispatch(
+            job = self.env["smart_dairy.job"].with_user(request.user_id).with_company(request.company_id).dispatch(
                 GENERATE_REPORT,
                 kwargs={"report_type": request.report_type, "date_from": request.date_from.isoformat(),
-                        "date_to": request.date_to.isoformat(), "user_id": request.user_id.id,
-                        "format": request.file_format},
+                        "date_to": request.date_to.isoformat(), "format": request.file_format},
                 res_model=request._name, res_id=request.id,
             )
-            job.user_id = request.user_id
-            request.write({"state": "running", "job_id": job.id, "attachment_id": False, "error": False})
+            request._system_write({"state": "running", "job_id": job.id, "attachment_id": False, "error": False})
         return True
 
     def action_download(self):
@@ -69,30 +74,46 @@ class SmartDairyReportRequest(models.Model):
         context = {"report_name": self.name, "date_from": self.date_from.isoformat(),
                    "date_to": self.date_to.isoformat(), "download_url": url}
         if job.state == "cancelled":
-            self.write({"state": "failed", "error": self.env._("cancelled")})
+            self._system_write({"state": "failed", "error": self.env._("cancelled")})
             return
         if job.state == "success":
             attachment = job.attachment_ids[:1]
-            self.write({"state": "done", "attachment_id": attachment.id})
+            self._system_write({"state": "done", "attachment_id": attachment.id})
             body = self.env._("Your report %(name)s is ready.", name=self.name)
             template = "report_ready"
         else:
             timed_out = job.error_type == "time_limit"
-            self.write({"state": "failed", "error": (job.error_message or job.error_type or "")[:256]})
+            self._system_write({"state": "failed", "error": (job.error_message or job.error_type or "")[:256]})
             body = (self.env._("Your report %(name)s took longer than its time limit and was stopped.", name=self.name)
                     if timed_out else self.env._("Your report %(name)s failed: %(error)s", name=self.name,
                                                  error=job.error_message or job.error_type))
             template = "report_timed_out" if timed_out else None
         self.message_post(body=body, partner_ids=self.user_id.partner_id.ids, message_type="comment",
                           subtype_xmlid="mail.mt_comment")
-        if template and self.user_id.email:
-            self.env["smart_dairy.notification"].sudo().with_company(self.company_id).send_email(
-                self.user_id.email, template=template, values=context, res_model=self._name, res_id=self.id)
+        if template and self.user_id.email and job.user_id:
+            # On behalf of the finished job's user in its company, never as the bridge user.
+            notifications = self.env["smart_dairy.notification"].with_user(job.user_id).with_company(job.company_id)
+            try:
+                with self.env.cr.savepoint():
+                    notifications.send_email(self.user_id.email, template=template, values=context,
+                                             res_model=self._name, res_id=self.id)
+            except (AccessError, ValidationError) as exc:
+                self.message_post(body=self.env._("The mail could not be sent: %(reason)s", reason=str(exc)))
 
     @api.model
-    def daily_report_recipients(self):
-        """Where the daily report goes: the IoT managers' addresses (asked by send_daily_reports)."""
+    def daily_report_recipients(self, uuid):
+        """Where the daily report of the running ``send_daily_reports`` job ``uuid`` goes: the IoT
+        managers of that job's company (asked by the worker; the bridge user only)."""
         if not (self.env.su or self.env.user.has_group("smart_dairy_jobs.group_bridge")):
             raise AccessError(self.env._("Only the Celery bridge asks for the daily report's recipients."))
+        if not isinstance(uuid, str) or not 0 < len(uuid) <= 64:
+            raise ValidationError(self.env._("uuid must be a job's UUID."))
+        # sudo: the bridge user reads no job; this one is found by the uuid its worker holds.
+        job = self.env["smart_dairy.job"].sudo().search([("uuid", "=", uuid), ("task_name", "=", DAILY_REPORTS)],
+                                                       limit=1)
+        if not job or not job.company_id:
+            raise ValidationError(self.env._("No daily report job %(uuid)s.", uuid=uuid))
+        # sudo: the bridge user may not read users; only the addresses leave, of that company's managers.
         managers = self.env.ref("smart_dairy_iot.group_manager").sudo().users
-        return sorted({user.email for user in managers if user.active and not user.share and user.email})
+        return sorted({user.email for user in managers
+                       if user.active and not user.share and user.email and job.company_id in user.company_ids})

@@ -26,19 +26,28 @@ class TestCleanup(OperationsCase):
         self.env.cr.execute("UPDATE smart_dairy_job_dead_letter SET write_date = now() - interval '100 days' "
                             "WHERE id IN %s", [tuple((settled | still_open).ids)])
         self.env.invalidate_all()
+        cleanup = self.running_cleanup_job()
         Job = self.Job.with_user(self.bridge)
-        self.assertEqual(Job.cleanup_batch("dead_letters", 90, 1000), 1)
-        self.assertEqual(Job.cleanup_batch("jobs", 90, 1), 1)  # batches: one at a time
-        self.assertEqual(Job.cleanup_batch("jobs", 90, 1000), 1)
-        self.assertEqual(Job.cleanup_batch("jobs", 90, 1000), 0)
+        self.assertEqual(Job.cleanup_batch(cleanup.uuid, "dead_letters", 90, 1000), 1)
+        self.assertEqual(Job.cleanup_batch(cleanup.uuid, "jobs", 90, 1), 1)  # batches: one at a time
+        self.assertEqual(Job.cleanup_batch(cleanup.uuid, "jobs", 90, 1000), 1)
+        self.assertEqual(Job.cleanup_batch(cleanup.uuid, "jobs", 90, 1000), 0)
         self.assertFalse((old_done | old_failed).exists())
         self.assertEqual((old_open_dlq | recent | running).exists(), old_open_dlq | recent | running)
         self.assertEqual(still_open.exists(), still_open)
 
+    def running_cleanup_job(self):
+        """The cleanup job the bridge's cleanup_batch calls run for (they act for its company only)."""
+        cleanup = self.Job.dispatch("smart_dairy.maintenance.cleanup_old_data", kwargs={"days_to_keep": 90})
+        cleanup.sudo().write({"state": "started", "attempt": 1})
+        return cleanup
+
     def test_cleanup_refuses_others_and_bad_input(self):
+        cleanup = self.running_cleanup_job()
         with self.assertRaises(AccessError):
-            self.Job.with_user(self.clerk).cleanup_batch("jobs", 90, 10)
-        for args in (("everything", 90, 10), ("jobs", 0, 10), ("jobs", 90, 0)):
+            self.Job.with_user(self.clerk).cleanup_batch(cleanup.uuid, "jobs", 90, 10)
+        for args in ((cleanup.uuid, "everything", 90, 10), (cleanup.uuid, "jobs", 0, 10),
+                     (cleanup.uuid, "jobs", 90, 0), ("no-such-job", "jobs", 90, 10)):
             with self.assertRaises(ValidationError):
                 self.Job.with_user(self.bridge).cleanup_batch(*args)
 

@@ -18,7 +18,7 @@ class TestReports(OperationsCase):
         self.assertEqual((job.task_name, job.queue_id.name, job.user_id), ("smart_dairy.report.generate_report",
                                                                          "celery:report", self.clerk))
         self.assertEqual(self.kwargs(job), {"report_type": "milk_production", "date_from": "2026-11-01",
-                                            "date_to": "2026-11-20", "user_id": self.clerk.id, "format": "xlsx"})
+                                            "date_to": "2026-11-20", "format": "xlsx"})
         self.assertEqual((job.task_type_id.time_limit, job.task_type_id.soft_time_limit,
                           job.task_type_id.max_retries), (3600, 3300, 2))
         self.start(job)
