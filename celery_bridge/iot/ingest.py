@@ -13,10 +13,13 @@ import logging
 import signal
 import threading
 import time
+import xmlrpc.client
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from urllib.parse import urlsplit
 
+from .. import limits
+from ..schemas.iot import MAX_DEVICE_ID_LENGTH
 from . import catalog
 
 _logger = logging.getLogger("celery_bridge.iot.ingest")
@@ -29,9 +32,14 @@ NOT_JSON = "not_json"
 BAD_SHAPE = "bad_shape"
 EMPTY = "empty"
 TOO_LARGE = "too_large"
+# Batches Odoo refused as bad input even when sent alone (counted per batch): resending would not help.
+REFUSED = "refused_by_odoo"
+# Odoo's XML-RPC fault code for a ValidationError/UserError (bad input, nothing written).
+ODOO_BAD_INPUT = 2
 
 # Metric names of the bridge's Prometheus endpoint.
-MESSAGES_METRIC = "smart_dairy_iot_mqtt_messages"  # counter, label outcome = accepted | <malformed reason>
+# counter, label outcome = accepted | <malformed reason> | refused_by_odoo (batches Odoo refused as bad input)
+MESSAGES_METRIC = "smart_dairy_iot_mqtt_messages"
 READINGS_METRIC = "smart_dairy_iot_readings_submitted"  # counter: readings Odoo accepted as jobs
 BACKLOG_METRIC = "smart_dairy_iot_backlog_readings"  # gauge: readings gathered, not yet taken by Odoo
 CONNECTED_METRIC = "smart_dairy_iot_mqtt_connected"  # gauge: 1 while connected to the MQTT broker
@@ -53,6 +61,8 @@ def parse_message(topic, payload):
     levels = topic.split("/")
     if len(levels) != 4 or levels[0] != "smartdairy" or levels[3] != "readings" or not levels[1] or not levels[2]:
         raise Malformed(BAD_TOPIC, topic)
+    if len(levels[2]) > MAX_DEVICE_ID_LENGTH:  # Odoo would refuse the whole call for it
+        raise Malformed(BAD_TOPIC, f"device id longer than {MAX_DEVICE_ID_LENGTH} characters")
     if len(payload) > MAX_PAYLOAD_BYTES:
         raise Malformed(TOO_LARGE, f"{len(payload)} bytes")
     try:
@@ -75,6 +85,30 @@ def parse_message(topic, payload):
     if len(readings) > MAX_READINGS_PER_MESSAGE:
         raise Malformed(TOO_LARGE, f"{len(readings)} readings")
     return levels[2], readings
+
+
+def odoo_calls(batches, max_batches=limits.MAX_READING_BATCHES_PER_CALL, max_readings=limits.MAX_READINGS_PER_CALL):
+    """The batches as the submit_readings calls Odoo takes: at most ``max_batches`` batches and
+    ``max_readings`` readings per call (a bigger batch is cut in parts), in order. A backlog grown
+    while Odoo was down would otherwise be refused whole, again and again."""
+    calls, call, count = [], [], 0
+    for batch in batches:
+        readings = batch["readings"]
+        for start in range(0, max(len(readings), 1), max_readings):
+            part = readings[start:start + max_readings]
+            if call and (len(call) >= max_batches or count + len(part) > max_readings):
+                calls.append(call)
+                call, count = [], 0
+            call.append({"device_id": batch["device_id"], "readings": part})
+            count += len(part)
+    if call:
+        calls.append(call)
+    return calls
+
+
+def is_bad_input(exc):
+    """Odoo refused the call as bad input (a clean fault, nothing written): resending it will not help."""
+    return isinstance(exc, xmlrpc.client.Fault) and exc.faultCode == ODOO_BAD_INPUT
 
 
 class Batcher:
@@ -168,26 +202,56 @@ class Ingestor:
             return batches
 
     def _send(self, batches):
-        """Hand batches to Odoo; what it does not take goes back to the front of the backlog."""
-        try:
-            self.submit(batches)
-        except Exception as exc:  # noqa: BLE001 - Odoo down, network, auth: keep the readings, retry later
+        """Hand batches to Odoo, in calls within its limits; what it does not take (Odoo down, network,
+        auth) goes back to the front of the backlog. A call Odoo refuses as bad input is resent batch by
+        batch, and a batch refused alone is dropped and counted (``refused_by_odoo``): one bad batch
+        must not hold back every device's readings forever."""
+        calls = odoo_calls(batches)
+        taken = 0
+        for index, call in enumerate(calls):
+            try:
+                taken += self._submit_call(call)
+            except Exception as exc:  # noqa: BLE001 - Odoo down, network, auth: keep the readings, retry later
+                rest = [batch for later in calls[index:] for batch in later]
+                with self._lock:
+                    # Batches of this call Odoo already took are sent again: the workers store a
+                    # reading once (same device, metric and time), so that costs a job, not a duplicate.
+                    self.backlog = rest + self.backlog
+                    self._retry_at = time.monotonic() + self._retry_delay
+                    _logger.warning("Odoo did not take %d batch(es) (%s); retrying in %.0f s",
+                                    len(rest), str(exc)[:200], self._retry_delay)
+                    self._retry_delay = min(self._retry_delay * 2, 30.0)
+                break
+        else:
             with self._lock:
-                self.backlog = batches + self.backlog
-                self._retry_at = time.monotonic() + self._retry_delay
-                _logger.warning("Odoo did not take %d batch(es) (%s); retrying in %.0f s",
-                                len(batches), str(exc)[:200], self._retry_delay)
-                self._retry_delay = min(self._retry_delay * 2, 30.0)
-            self._set_backlog()
-            return 0
-        taken = sum(len(batch["readings"]) for batch in batches)
-        with self._lock:
-            self._retry_delay = 1.0
-            self.counts["readings_submitted"] += taken
-        if self._metrics:
-            self._metrics.readings.inc(taken)
+                self._retry_delay = 1.0
+        if taken:
+            with self._lock:
+                self.counts["readings_submitted"] += taken
+            if self._metrics:
+                self._metrics.readings.inc(taken)
         self._set_backlog()
         return taken
+
+    def _submit_call(self, call):
+        """One submit_readings call; returns the readings Odoo took."""
+        try:
+            self.submit(call)
+            return sum(len(batch["readings"]) for batch in call)
+        except Exception as exc:
+            if not is_bad_input(exc):
+                raise
+            if len(call) == 1:
+                self._refused(call[0], exc)
+                return 0
+        return sum(self._submit_call([batch]) for batch in call)
+
+    def _refused(self, batch, exc):
+        self._count(REFUSED)
+        if self.counts[REFUSED] <= 10 or self.counts[REFUSED] % 1000 == 0:
+            _logger.error("Odoo refused the %d reading(s) of device %r as bad input, dropped (%s; %d so far)",
+                          len(batch["readings"]), batch["device_id"][:MAX_DEVICE_ID_LENGTH],
+                          str(getattr(exc, "faultString", exc))[:300], self.counts[REFUSED])
 
     def flush(self, everything=False):
         """Send what is due now and wait for Odoo; returns the number of readings it took."""

@@ -5,6 +5,11 @@ tables the Odoo addon ``smart_dairy_iot`` owns, one multi-row statement per batc
 create (or XML-RPC call) per reading. Every function takes a psycopg2 cursor and leaves the commit to
 the caller, so a batch's readings, alerts and device status land in one transaction; Odoo's tests call
 the same functions with the cursor of their test transaction.
+
+Every function works inside one company, the job's (``company_id``: the task passes
+``self.job_company_id()``): a device is found by its code *and* company, and the sweeps, the health
+check and the aggregation read and write that company's rows only. A job of company B can never store
+a reading on, raise an alert for, mark offline or aggregate company A's devices.
 """
 import json
 from datetime import datetime, time, timedelta
@@ -12,6 +17,7 @@ from datetime import datetime, time, timedelta
 import pytz
 from psycopg2.extras import execute_values
 
+from .. import limits
 from . import catalog
 
 OPEN_ALERT_STATES = ("new", "acknowledged")
@@ -23,10 +29,11 @@ def _raw(cr):
     return getattr(cr, "_obj", cr)
 
 
-def process_batch(cr, device_code, raw_readings, now=None):
-    """All of process_sensor_data's database work for one device's batch: validate, store, check
-    thresholds, mark the device seen. Returns the counts the job reports."""
-    device = lock_device(cr, device_code)
+def process_batch(cr, device_code, raw_readings, *, company_id, now=None):
+    """All of process_sensor_data's database work for one device's batch of ``company_id``: validate,
+    store, check thresholds, mark the device seen. A device code of another company is unknown here.
+    Returns the counts the job reports."""
+    device = lock_device(cr, device_code, company_id)
     if device is None:
         return {"stored": 0, "duplicates": 0, "alerts_opened": 0,
                 "rejected": {catalog.UNKNOWN_DEVICE: len(raw_readings)}}
@@ -39,15 +46,22 @@ def process_batch(cr, device_code, raw_readings, now=None):
             "rejected": dict(rejected)}
 
 
-def lock_device(cr, device_code):
-    """The device row (locked for this transaction, so one device's batches settle one after the
-    other), or None when no active device has that id."""
+def _company(company_id):
+    # A worker query without a company would reach every company's rows: refuse rather than guess.
+    if not isinstance(company_id, int) or isinstance(company_id, bool) or company_id <= 0:
+        raise ValueError(f"a company id is required, not {company_id!r}")
+    return company_id
+
+
+def lock_device(cr, device_code, company_id):
+    """The device row of ``company_id`` (locked for this transaction, so one device's batches settle
+    one after the other), or None when no active device of that company has that id."""
     cr.execute(
         """SELECT id, name, device_type, state, last_seen, latest_values, company_id, is_critical
              FROM smart_dairy_iot_device
-            WHERE device_code = %s AND active
+            WHERE device_code = %s AND company_id = %s AND active
               FOR UPDATE""",
-        [device_code],
+        [device_code, _company(company_id)],
     )
     row = cr.fetchone()
     if row is None:
@@ -171,16 +185,16 @@ def mark_seen(cr, device, readings):
         )
 
 
-def mark_silent_devices_offline(cr, minutes=catalog.OFFLINE_AFTER_MINUTES, now=None):
-    """Online devices silent for ``minutes`` go offline, each with an alert (critical for devices
-    marked critical). Returns the device ids that went offline."""
+def mark_silent_devices_offline(cr, company_id, minutes=catalog.OFFLINE_AFTER_MINUTES, now=None):
+    """Online devices of ``company_id`` silent for ``minutes`` go offline, each with an alert
+    (critical for devices marked critical). Returns the device ids that went offline."""
     now = now or datetime.utcnow()
     cr.execute(
         """UPDATE smart_dairy_iot_device
               SET state = 'offline', write_date = %s
-            WHERE state = 'online' AND active AND (last_seen IS NULL OR last_seen < %s)
+            WHERE state = 'online' AND active AND company_id = %s AND (last_seen IS NULL OR last_seen < %s)
         RETURNING id, name, company_id, is_critical, last_seen""",
-        [now, now - timedelta(minutes=minutes)],
+        [now, _company(company_id), now - timedelta(minutes=minutes)],
     )
     gone = cr.fetchall()
     rows = []
@@ -196,13 +210,14 @@ def mark_silent_devices_offline(cr, minutes=catalog.OFFLINE_AFTER_MINUTES, now=N
     return [row[0] for row in gone]
 
 
-def critical_alerts_to_notify(cr):
-    """Open critical alerts nobody was told about yet."""
+def critical_alerts_to_notify(cr, company_id, limit=limits.MAX_DISPATCH_MANY):
+    """Open critical alerts of ``company_id`` nobody was told about yet, oldest first, at most
+    ``limit`` (what notify_critical takes in one call; the next health check takes the rest)."""
     cr.execute(
         """SELECT id FROM smart_dairy_iot_alert
-            WHERE severity = 'critical' AND state IN %s AND notified_at IS NULL
-            ORDER BY id""",
-        [OPEN_ALERT_STATES],
+            WHERE severity = 'critical' AND state IN %s AND notified_at IS NULL AND company_id = %s
+            ORDER BY id LIMIT %s""",
+        [OPEN_ALERT_STATES, _company(company_id), limit],
     )
     return [row[0] for row in cr.fetchall()]
 
@@ -215,27 +230,35 @@ def day_bounds_utc(day, tz_name):
     return (start.astimezone(pytz.utc).replace(tzinfo=None), end.astimezone(pytz.utc).replace(tzinfo=None))
 
 
-def aggregate_milk(cr, day, tz_name):
-    """Recompute the day's milk per device from the readings: rows updated in place (same ids when
-    run again), devices without milk that day dropped. Returns {device_id: litres}."""
+def aggregate_milk(cr, day, tz_name, company_id):
+    """Recompute the day's milk per device of ``company_id`` from its readings: rows updated in place
+    (same ids when run again), that company's devices without milk that day dropped; other companies'
+    rows are neither read nor written. Returns {device_id: litres}."""
+    company_id = _company(company_id)
     start, end = day_bounds_utc(day, tz_name)
+    # The reading's company and its device's must both be the job's: a reading stored before a device
+    # changed company stays out of both companies' totals rather than leak into one.
     cr.execute(
         """INSERT INTO smart_dairy_iot_milk_production AS production
                 (device_id, company_id, day, quantity, reading_count, first_reading, last_reading)
-           SELECT device_id, company_id, %s, SUM(value), COUNT(*), MIN(timestamp), MAX(timestamp)
-             FROM smart_dairy_iot_reading
-            WHERE metric = %s AND timestamp >= %s AND timestamp < %s
-            GROUP BY device_id, company_id
+           SELECT reading.device_id, reading.company_id, %s, SUM(reading.value), COUNT(*),
+                  MIN(reading.timestamp), MAX(reading.timestamp)
+             FROM smart_dairy_iot_reading reading
+             JOIN smart_dairy_iot_device device ON device.id = reading.device_id
+            WHERE reading.metric = %s AND reading.timestamp >= %s AND reading.timestamp < %s
+              AND reading.company_id = %s AND device.company_id = %s
+            GROUP BY reading.device_id, reading.company_id
            ON CONFLICT (device_id, day) DO UPDATE
               SET quantity = EXCLUDED.quantity, reading_count = EXCLUDED.reading_count,
-                  first_reading = EXCLUDED.first_reading, last_reading = EXCLUDED.last_reading,
-                  company_id = EXCLUDED.company_id
+                  first_reading = EXCLUDED.first_reading, last_reading = EXCLUDED.last_reading
+            WHERE production.company_id = EXCLUDED.company_id
         RETURNING device_id, quantity::float8""",
-        [day, catalog.MILK_METRIC, start, end],
+        [day, catalog.MILK_METRIC, start, end, company_id, company_id],
     )
     totals = dict(cr.fetchall())
     cr.execute(
-        "DELETE FROM smart_dairy_iot_milk_production WHERE day = %s AND NOT (device_id = ANY(%s))",
-        [day, list(totals)],
+        """DELETE FROM smart_dairy_iot_milk_production
+            WHERE day = %s AND company_id = %s AND NOT (device_id = ANY(%s))""",
+        [day, company_id, list(totals)],
     )
     return totals

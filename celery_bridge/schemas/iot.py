@@ -3,14 +3,18 @@ counts each bad one by reason; the schema bounds the batch's shape and size."""
 from . import call_schema, register
 from ._types import DATE, number, optional, text
 
+# Readings of one process_sensor_data job: submit_readings splits a bigger batch, so one job stays well
+# inside its 30 s. The readings of one submit_readings call are bounded by celery_bridge.limits.
 MAX_READINGS_PER_JOB = 2000
+# A device ID is one level of an MQTT topic; the device model stores at most this many characters.
+MAX_DEVICE_ID_LENGTH = 64
 READING = {"anyOf": [
     {"type": "array", "minItems": 2, "maxItems": 4},
     {"type": "object", "maxProperties": 8},
 ]}
 
 register("smart_dairy.iot.process_sensor_data", call_schema(
-    [("device_id", text(64, 1)), ("readings", {"type": "array", "maxItems": MAX_READINGS_PER_JOB, "items": READING})],
+    [("device_id", text(MAX_DEVICE_ID_LENGTH, 1)), ("readings", {"type": "array", "maxItems": MAX_READINGS_PER_JOB, "items": READING})],
     required=["device_id", "readings"]))
 register("smart_dairy.iot.sync_device_status", call_schema([("offline_after_minutes", number(0, 10080, True))]))
 register("smart_dairy.iot.check_critical_devices", call_schema())

@@ -1,7 +1,9 @@
 """IoT tasks of spec B-009 §3.2 on celery:iot (30 s, 5 retries): readings in, alerts and status out.
 
 They write the ``smart_dairy_iot`` addon's tables directly and in bulk (see celery_bridge.iot.store);
-only the critical-alert notification goes through Odoo, where mail and activities live.
+only the critical-alert notification goes through Odoo, where mail and activities live. Each works in
+the job's company only (``self.job_company_id()``): a device code, a sweep, the health check and the
+daily aggregation never reach another company's devices.
 """
 import logging
 from datetime import date, datetime, timedelta
@@ -24,7 +26,9 @@ def process_sensor_data(self, device_id, readings):
     if not isinstance(device_id, str) or not isinstance(readings, list):
         raise errors.InvalidInput("process_sensor_data(device_id: str, readings: list)")
 
-    counts = db.run_in_transaction(_settings(), lambda cr: store.process_batch(cr, device_id, readings))
+    company_id = self.job_company_id()
+    counts = db.run_in_transaction(
+        _settings(), lambda cr: store.process_batch(cr, device_id, readings, company_id=company_id))
     if counts["rejected"]:
         _logger.info("device %s: %d reading(s) rejected %s", device_id, sum(counts["rejected"].values()),
                      counts["rejected"])
@@ -37,8 +41,9 @@ def sync_device_status(self, offline_after_minutes=catalog.OFFLINE_AFTER_MINUTES
     minutes = float(offline_after_minutes)
     if minutes <= 0:
         raise errors.InvalidInput("offline_after_minutes must be positive")
+    company_id = self.job_company_id()
     went_offline = db.run_in_transaction(
-        _settings(), lambda cr: store.mark_silent_devices_offline(cr, minutes=minutes))
+        _settings(), lambda cr: store.mark_silent_devices_offline(cr, company_id, minutes=minutes))
     return {"offline": len(went_offline), "device_ids": went_offline}
 
 
@@ -46,9 +51,11 @@ def sync_device_status(self, offline_after_minutes=catalog.OFFLINE_AFTER_MINUTES
 def check_critical_devices(self):
     """The 5-minute health check: tell the IoT managers of open critical alerts (silent devices get
     theirs from sync_device_status, every minute)."""
-    alert_ids = db.run_in_transaction(_settings(), store.critical_alerts_to_notify)
-    notified = get_client(_settings()).execute("smart_dairy.iot.alert", "notify_critical", alert_ids) \
-        if alert_ids else []
+    company_id = self.job_company_id()
+    alert_ids = db.run_in_transaction(_settings(), lambda cr: store.critical_alerts_to_notify(cr, company_id))
+    # Odoo checks again that every alert is of this company and one the bridge user may see.
+    notified = get_client(_settings()).execute(
+        "smart_dairy.iot.alert", "notify_critical", alert_ids, company_id) if alert_ids else []
     return {"critical_open": len(alert_ids), "notified": len(notified)}
 
 
@@ -70,5 +77,6 @@ def aggregate_milk_production(self, day=None, period="daily"):
             target = date.fromisoformat(str(day))
         except ValueError:
             raise errors.InvalidInput(f"day must be YYYY-MM-DD, got {day!r}") from None
-    totals = db.run_in_transaction(settings, lambda cr: store.aggregate_milk(cr, target, zone.zone))
+    company_id = self.job_company_id()
+    totals = db.run_in_transaction(settings, lambda cr: store.aggregate_milk(cr, target, zone.zone, company_id))
     return {"day": target.isoformat(), "devices": len(totals), "litres": round(sum(totals.values()), 3)}

@@ -1,6 +1,7 @@
 from odoo import api, fields, models
-from odoo.exceptions import AccessError, UserError
+from odoo.exceptions import AccessError, UserError, ValidationError
 
+from celery_bridge import limits
 from celery_bridge.iot import catalog
 
 from .smart_dairy_iot_threshold import SEVERITIES
@@ -13,9 +14,16 @@ class SmartDairyIotAlert(models.Model):
 
     _name = "smart_dairy.iot.alert"
     _description = "IoT Alert"
-    _inherit = ["mail.thread", "mail.activity.mixin"]
+    _inherit = ["mail.thread", "mail.activity.mixin", "smart_dairy.protected.fields.mixin"]
     _order = "state_rank, severity_rank, last_breach_at desc, id desc"
     _check_company_auto = True
+    # What an alert says and where it stands are the workers' and the actions' to set: an IoT user may
+    # assign an alert, never lower its severity, close it without an action or mark it notified.
+    _protected_fields = (
+        "name", "device_id", "company_id", "alert_type", "dedup_key", "metric", "value", "threshold_id",
+        "severity", "message", "state", "breach_count", "raised_at", "last_breach_at", "acknowledged_at",
+        "acknowledged_by_id", "resolved_at", "resolved_by_id", "notified_at",
+    )
 
     name = fields.Char(required=True, readonly=True)
     device_id = fields.Many2one("smart_dairy.iot.device", required=True, readonly=True, ondelete="cascade",
@@ -61,9 +69,11 @@ class SmartDairyIotAlert(models.Model):
             alert.state_rank = state_rank.get(alert.state, 3)
 
     def action_acknowledge(self):
+        # IoT users of the alert's company (write right and record rule), checked here, not by the button.
+        self.check_access("write")
         if self.filtered(lambda alert: alert.state != "new"):
             raise UserError(self.env._("Only new alerts can be acknowledged."))
-        self.write({
+        self._system_write({
             "state": "acknowledged", "acknowledged_at": fields.Datetime.now(),
             "acknowledged_by_id": self.env.uid,
         })
@@ -71,6 +81,7 @@ class SmartDairyIotAlert(models.Model):
             alert.user_id = self.env.user
 
     def action_resolve(self):
+        self.check_access("write")
         if self.filtered(lambda alert: alert.state == "resolved"):
             raise UserError(self.env._("This alert is already resolved."))
         now = fields.Datetime.now()
@@ -78,31 +89,61 @@ class SmartDairyIotAlert(models.Model):
             vals = {"state": "resolved", "resolved_at": now, "resolved_by_id": self.env.uid}
             if not alert.acknowledged_at:
                 vals.update(acknowledged_at=now, acknowledged_by_id=self.env.uid)
-            alert.write(vals)
+            alert._system_write(vals)
 
     @api.model
-    def notify_critical(self, alert_ids):
-        """Tell the IoT managers about critical alerts (called by the 5-minute health check). Each alert
-        is notified once: a second call for the same alert does nothing. Returns the ids notified."""
+    def notify_critical(self, alert_ids, company_id=None):
+        """Tell the IoT managers of an alert's company about critical alerts (called by the 5-minute
+        health check, for its job's company ``company_id``). Each alert is notified once: a second call
+        for the same alert does nothing. Ids of alerts deleted meanwhile are skipped; an alert of a
+        company the caller may not see (or not of ``company_id``) refuses the whole call. Returns the
+        ids notified."""
         if not (self.env.su or self.env.user.has_group("smart_dairy_jobs.group_bridge")):
             raise AccessError(self.env._("Only the Celery bridge notifies critical alerts."))
-        alerts = self.sudo().browse(alert_ids).exists().filtered(
-            lambda alert: not alert.notified_at and alert.state != "resolved")
+        if (not isinstance(alert_ids, list) or len(alert_ids) > limits.MAX_DISPATCH_MANY
+                or not all(type(alert_id) is int and alert_id > 0 for alert_id in alert_ids)):
+            raise ValidationError(self.env._(
+                "alert_ids must be a list of at most %(max)s alert ids (positive whole numbers).",
+                max=limits.MAX_DISPATCH_MANY))
+        if company_id is not None and (type(company_id) is not int or company_id <= 0):
+            raise ValidationError(self.env._("company_id must be a company id (a positive whole number)."))
+        allowed = self.env.companies
+        if company_id is not None:
+            if company_id not in allowed.ids:
+                raise AccessError(self.env._("You may not notify alerts of company %(company)s.",
+                                             company=company_id))
+            allowed = allowed.browse(company_id)
+        # sudo: the bridge user has no IoT rights; every alert is checked against the caller's
+        # companies below before anything is written.
+        alerts = self.sudo().browse(alert_ids).exists()
+        foreign = alerts.filtered(lambda alert: alert.company_id not in allowed)
+        if foreign:
+            raise AccessError(self.env._(
+                "Alerts %(ids)s belong to a company you may not notify.", ids=", ".join(map(str, foreign.ids))))
+        alerts = alerts.filtered(lambda alert: not alert.notified_at and alert.state != "resolved")
         if not alerts:
             return []
         managers = self.env.ref("smart_dairy_iot.group_manager").sudo().users.filtered("active")
         activity_type = self.env.ref("mail.mail_activity_data_todo")
         for alert in alerts:
-            alert.message_subscribe(partner_ids=managers.partner_id.ids)
-            alert.message_post(
-                body=self.env._("Critical alert on %(device)s: %(message)s", device=alert.device_id.name,
-                       message=alert.message),
-                message_type="notification", subtype_xmlid="mail.mt_comment",
-            )
-            for manager in managers:
-                alert.activity_schedule(
-                    activity_type_id=activity_type.id, user_id=manager.id,
-                    summary=self.env._("Critical: %s", alert.name)[:200],
-                )
-        alerts.write({"notified_at": fields.Datetime.now()})
+            # Only the managers who work in the alert's company hear of it.
+            company_managers = managers.filtered(lambda user, alert=alert: alert.company_id in user.company_ids)
+            self._notify_managers(alert, company_managers, activity_type)
+        alerts._system_write({"notified_at": fields.Datetime.now()})
         return alerts.ids
+
+    @api.model
+    def _notify_managers(self, alert, managers, activity_type):
+        """A message on the alert and a to-do for each manager (``alert`` is sudo: see notify_critical)."""
+        if managers:
+            alert.message_subscribe(partner_ids=managers.partner_id.ids)
+        alert.message_post(
+            body=self.env._("Critical alert on %(device)s: %(message)s", device=alert.device_id.name,
+                            message=alert.message),
+            message_type="notification", subtype_xmlid="mail.mt_comment",
+        )
+        for manager in managers:
+            alert.activity_schedule(
+                activity_type_id=activity_type.id, user_id=manager.id,
+                summary=self.env._("Critical: %s", alert.name)[:200],
+            )

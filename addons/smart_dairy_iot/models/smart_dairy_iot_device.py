@@ -1,21 +1,27 @@
 import json
+from collections import defaultdict
 
 from odoo import api, fields, models
-from odoo.exceptions import AccessError, ValidationError
+from odoo.exceptions import UserError, ValidationError
 
+from celery_bridge import limits
 from celery_bridge.iot import catalog
+from celery_bridge.schemas.iot import MAX_DEVICE_ID_LENGTH, MAX_READINGS_PER_JOB
 
 PROCESS_TASK = "smart_dairy.iot.process_sensor_data"
-# One job per device batch; a batch bigger than this is split so one job stays well inside 30 s.
-MAX_READINGS_PER_JOB = 2000
+# Bytes of JSON text one reading may take on average when a batch's readings come as text.
+MAX_READING_TEXT_BYTES = 256
 
 
 class SmartDairyIotDevice(models.Model):
     _name = "smart_dairy.iot.device"
     _description = "Farm IoT Device"
-    _inherit = ["mail.thread"]
+    _inherit = ["mail.thread", "smart_dairy.protected.fields.mixin"]
     _order = "state, name"
     _check_company_auto = True
+    # Set by the workers from the readings (and by the maintenance actions): a manager configures a
+    # device (name, code, type, location, critical), never fakes that it is online or what it measured.
+    _protected_fields = ("state", "last_seen", "latest_values")
 
     name = fields.Char(required=True, tracking=True)
     device_code = fields.Char(
@@ -77,16 +83,25 @@ class SmartDairyIotDevice(models.Model):
             if not device.device_code.strip() or any(ch in device.device_code for ch in "/+# "):
                 raise ValidationError(self.env._("A device ID cannot be empty nor contain '/', '+', '#' or spaces "
                                         "(it is a level of an MQTT topic)."))
+            if len(device.device_code) > MAX_DEVICE_ID_LENGTH:
+                raise ValidationError(self.env._("A device ID has at most %(max)s characters.",
+                                                 max=MAX_DEVICE_ID_LENGTH))
 
     def action_start_maintenance(self):
-        self.write({"state": "maintenance"})
+        # IoT managers of the device's company (write right and record rule), checked here, not by the button.
+        self.check_access("write")
+        self._system_write({"state": "maintenance"})
 
     def action_end_maintenance(self):
+        self.check_access("write")
+        if self.filtered(lambda device: device.state != "maintenance"):
+            raise UserError(self.env._("Only a device in maintenance can end it."))
         # Back to offline: the next reading proves it online.
-        self.write({"state": "offline"})
+        self._system_write({"state": "offline"})
 
     def action_view_alerts(self):
         self.ensure_one()
+        self.check_access("read")
         action = self.env["ir.actions.act_window"]._for_xml_id("smart_dairy_iot.smart_dairy_iot_alert_action")
         action["domain"] = [("device_id", "=", self.id)]
         action["context"] = {"default_device_id": self.id}
@@ -94,6 +109,7 @@ class SmartDairyIotDevice(models.Model):
 
     def action_view_readings(self):
         self.ensure_one()
+        self.check_access("read")
         action = self.env["ir.actions.act_window"]._for_xml_id("smart_dairy_iot.smart_dairy_iot_reading_action")
         action["domain"] = [("device_id", "=", self.id)]
         action["context"] = {}
@@ -103,20 +119,75 @@ class SmartDairyIotDevice(models.Model):
     def submit_readings(self, batches):
         """Queue readings for processing: ``batches`` is a list of {"device_id": <device ID>,
         "readings": [{"metric", "value", "ts", "unit"?} or [metric, value, ts], …]} (readings may also be
-        that list as JSON text, which is much cheaper over XML-RPC). One process_sensor_data job per batch,
-        all created in one INSERT. Called by the MQTT ingestion bridge (as the bridge user) and by
-        IoT gateways that push over XML-RPC. Returns the number of jobs queued."""
-        user = self.env.user
-        if not (self.env.su or user.has_group("smart_dairy_jobs.group_bridge")
-                or user.has_group("smart_dairy_iot.group_manager")):
-            raise AccessError(self.env._("Only the Celery bridge and IoT managers may submit readings."))
+        that list as JSON text, which is much cheaper over XML-RPC). One process_sensor_data job per batch
+        (a batch above MAX_READINGS_PER_JOB readings is split), created in one INSERT per company.
+        Called by the MQTT ingestion bridge (as the bridge user) and by IoT gateways that push over
+        XML-RPC; the caller must be allowed to dispatch process_sensor_data (its task type's *May
+        Dispatch* groups: IoT managers and the bridge).
+
+        At most ``limits.MAX_READING_BATCHES_PER_CALL`` batches and ``limits.MAX_READINGS_PER_CALL``
+        readings per call: a call over either is refused whole, nothing queued.
+
+        A device ID is looked up among the devices of the caller's allowed companies only, and its
+        batch is queued in that device's company. A device ID none of them has — never registered,
+        archived, or another company's — is queued in the caller's current company, where the worker
+        finds no such device and counts the readings ``unknown_device`` (so another company's device
+        is never reached, and the call does not tell whether it exists). Returns the number of jobs
+        queued."""
+        # Refuse callers who may not start the task before looking at anything (an empty call included).
+        task = self.env.ref("smart_dairy_jobs.task_iot_process_sensor_data")
+        task._check_may_dispatch(self.env.user, self.env.company)
+        parsed = self._parse_reading_batches(batches)
+        companies = self.env.companies
+        # sudo: the bridge user has no read right on devices; the search is limited to the caller's own
+        # allowed companies right here, and only each device's company is read.
+        devices = self.sudo().search([
+            ("device_code", "in", list({code for code, _readings in parsed})),
+            ("company_id", "in", companies.ids),
+        ])
+        company_by_code = {device.device_code: device.company_id for device in devices}
+        requests_by_company = defaultdict(list)
+        for device_code, readings in parsed:
+            company = company_by_code.get(device_code, self.env.company)
+            for start in range(0, len(readings), MAX_READINGS_PER_JOB):
+                requests_by_company[company].append({
+                    "task_name": PROCESS_TASK,
+                    "args": [device_code, readings[start:start + MAX_READINGS_PER_JOB]],
+                })
+        Job = self.env["smart_dairy.job"]
+        queued = 0
+        for company, requests in requests_by_company.items():
+            # As the caller, in the device's company: the job's rights and company checks (task groups,
+            # schema, limits) apply to each company's group; one INSERT per company (and per
+            # MAX_DISPATCH_MANY jobs), never one per device.
+            for start in range(0, len(requests), limits.MAX_DISPATCH_MANY):
+                chunk = requests[start:start + limits.MAX_DISPATCH_MANY]
+                Job.with_company(company)._dispatch_many(chunk, origin="iot")
+                queued += len(chunk)
+        return queued
+
+    @api.model
+    def _parse_reading_batches(self, batches):
+        """[(device code, readings list)] of a submit_readings call, after its limits; raises
+        ValidationError (nothing written) on a bad shape or a call over a limit."""
         if not isinstance(batches, list):
             raise ValidationError(self.env._("batches must be a list of {device_id, readings}."))
-        requests = []
+        if len(batches) > limits.MAX_READING_BATCHES_PER_CALL:
+            raise ValidationError(self.env._(
+                "At most %(max)s batches per submit_readings call, not %(count)s: split the call.",
+                max=limits.MAX_READING_BATCHES_PER_CALL, count=len(batches)))
+        # Readings given as JSON text are bounded before they are parsed: a reading is well under this.
+        max_text = limits.MAX_READINGS_PER_CALL * MAX_READING_TEXT_BYTES
+        parsed, total = [], 0
         for batch in batches:
             batch = batch if isinstance(batch, dict) else {}
             device_code, readings = batch.get("device_id"), batch.get("readings")
             if isinstance(readings, str):
+                if len(readings) > max_text:
+                    raise ValidationError(self.env._(
+                        "The readings of device %(device)s are %(size)s characters of JSON; at most %(max)s "
+                        "per call.", device=str(device_code)[:MAX_DEVICE_ID_LENGTH], size=len(readings),
+                        max=max_text))
                 try:
                     readings = json.loads(readings)
                 except ValueError:
@@ -124,11 +195,14 @@ class SmartDairyIotDevice(models.Model):
             if not isinstance(device_code, str) or not isinstance(readings, list):
                 raise ValidationError(self.env._(
                     "Each batch needs a device_id (string) and readings (a list, or a JSON array as text)."))
-            for start in range(0, len(readings), MAX_READINGS_PER_JOB):
-                requests.append({
-                    "task_name": PROCESS_TASK,
-                    "args": [device_code, readings[start:start + MAX_READINGS_PER_JOB]],
-                })
-        if requests:
-            self.env["smart_dairy.job"].sudo()._dispatch_many(requests, origin="iot")
-        return len(requests)
+            if not device_code or len(device_code) > MAX_DEVICE_ID_LENGTH:
+                raise ValidationError(self.env._(
+                    "A device_id has 1 to %(max)s characters, not %(count)s.",
+                    max=MAX_DEVICE_ID_LENGTH, count=len(device_code)))
+            total += len(readings)
+            if total > limits.MAX_READINGS_PER_CALL:
+                raise ValidationError(self.env._(
+                    "At most %(max)s readings per submit_readings call (all batches together): split the call.",
+                    max=limits.MAX_READINGS_PER_CALL))
+            parsed.append((device_code, readings))
+        return parsed

@@ -7,6 +7,9 @@ class SmartDairyIotMilkProduction(models.Model):
 
     _name = "smart_dairy.iot.milk.production"
     _description = "Daily Milk Production"
+    _inherit = ["smart_dairy.protected.fields.mixin"]
+    # Computed from the readings by the aggregation job only.
+    _protected_fields = "__all__"
     _order = "day desc, device_id"
     _log_access = False
     _rec_name = "day"

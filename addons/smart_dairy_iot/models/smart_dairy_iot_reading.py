@@ -13,6 +13,10 @@ class SmartDairyIotReading(models.Model):
 
     _name = "smart_dairy.iot.reading"
     _description = "Sensor Reading"
+    _inherit = ["smart_dairy.protected.fields.mixin"]
+    # Only the workers write readings (in SQL, in the device's company): no raw create or write, whatever
+    # the access rights say.
+    _protected_fields = "__all__"
     _order = "timestamp desc, id desc"
     _log_access = False
     _rec_name = "metric"

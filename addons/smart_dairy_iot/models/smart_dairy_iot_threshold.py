@@ -1,5 +1,5 @@
 from odoo import api, fields, models
-from odoo.exceptions import ValidationError
+from odoo.exceptions import AccessError, ValidationError
 
 from celery_bridge.iot import catalog
 
@@ -23,6 +23,33 @@ class SmartDairyIotThreshold(models.Model):
     severity = fields.Selection(SEVERITIES, required=True, default="warning")
     company_id = fields.Many2one("res.company", default=lambda self: self.env.company)
     active = fields.Boolean(default=True)
+
+    @api.model_create_multi
+    def create(self, vals_list):
+        rules = super().create(vals_list)
+        rules._check_shared_rules_are_administered()
+        return rules
+
+    def write(self, vals):
+        self._check_shared_rules_are_administered()  # a shared rule may not be edited into a company's
+        result = super().write(vals)
+        self._check_shared_rules_are_administered()  # nor a company's rule made shared
+        return result
+
+    def unlink(self):
+        self._check_shared_rules_are_administered()
+        return super().unlink()
+
+    def _check_shared_rules_are_administered(self):
+        """A rule without a company applies to every company's devices: only administrators change
+        those, so an IoT manager of one company can neither widen another company's bands nor silence
+        its alerts."""
+        if self.env.su or self.env.user.has_group("base.group_system"):
+            return
+        if self.filtered(lambda rule: not rule.company_id):
+            raise AccessError(self.env._(
+                "Threshold rules without a company apply to every company: only administrators change them. "
+                "Set your company on the rule."))
 
     @api.depends("metric")
     def _compute_unit(self):

@@ -5,10 +5,12 @@ from odoo.tests import TransactionCase, new_test_user
 from celery_bridge.iot import store
 
 
-def process_batch(env, device_code, raw_readings, now=None):
-    """What the process_sensor_data task does, run in ``env``'s transaction."""
+def process_batch(env, device_code, raw_readings, now=None, company=None):
+    """What the process_sensor_data task does for a job of ``company`` (default: ``env``'s company),
+    run in ``env``'s transaction."""
     env.flush_all()
-    counts = store.process_batch(env.cr, device_code, raw_readings, now=now)
+    company_id = (company or env.company).id
+    counts = store.process_batch(env.cr, device_code, raw_readings, company_id=company_id, now=now)
     env.invalidate_all()
     return counts
 
@@ -31,8 +33,8 @@ class SmartDairyIotCase(TransactionCase):
                                   "is_critical": True})
         cls.now = datetime.utcnow().replace(microsecond=0)
 
-    def process(self, device_code, raw_readings, now=None):
-        return process_batch(self.env, device_code, raw_readings, now=now)
+    def process(self, device_code, raw_readings, now=None, company=None):
+        return process_batch(self.env, device_code, raw_readings, now=now, company=company)
 
     def reading(self, metric, value, seconds_ago=0):
         return make_reading(self.now, metric, value, seconds_ago)

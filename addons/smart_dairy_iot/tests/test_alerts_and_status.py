@@ -64,9 +64,9 @@ class TestDeviceStatus(SmartDairyIotCase):
         self.process("MM-003", [self.reading("milk_yield", 8.0, 60)])        # 1 minute ago
         self.assertEqual((self.tank.state, self.meter.state), ("online", "online"))
         self.env.flush_all()
-        gone = store.mark_silent_devices_offline(self.env.cr, minutes=5)
+        gone = store.mark_silent_devices_offline(self.env.cr, self.env.company.id, minutes=5)
         self.assertEqual(gone, [self.tank.id])
-        self.assertEqual(store.mark_silent_devices_offline(self.env.cr, minutes=5), [])
+        self.assertEqual(store.mark_silent_devices_offline(self.env.cr, self.env.company.id, minutes=5), [])
         self.env.invalidate_all()
         self.assertEqual((self.tank.state, self.meter.state), ("offline", "online"))
         alert = self.env["smart_dairy.iot.alert"].search([("device_id", "=", self.tank.id)])
@@ -80,13 +80,13 @@ class TestDeviceStatus(SmartDairyIotCase):
         self.process("TANK-1", [self.reading("milk_temperature", 4.0, 3600)])
         self.tank.action_start_maintenance()
         self.env.flush_all()
-        self.assertEqual(store.mark_silent_devices_offline(self.env.cr, minutes=5), [])
+        self.assertEqual(store.mark_silent_devices_offline(self.env.cr, self.env.company.id, minutes=5), [])
 
     def test_critical_alerts_notified_once_to_iot_managers(self):
         self.process("TANK-1", [self.reading("milk_temperature", 15.0)])
         self.process("MM-003", [self.reading("conductivity", 9.0)])  # a warning: not notified
         self.env.flush_all()
-        to_notify = store.critical_alerts_to_notify(self.env.cr)
+        to_notify = store.critical_alerts_to_notify(self.env.cr, self.env.company.id)
         alert = self.env["smart_dairy.iot.alert"].browse(to_notify)
         self.assertEqual(alert.device_id, self.tank)
         Alert = self.env["smart_dairy.iot.alert"]
@@ -99,13 +99,13 @@ class TestDeviceStatus(SmartDairyIotCase):
         self.assertNotIn(self.iot_user, activity_users)
         self.assertIn(self.iot_manager.partner_id, alert.message_partner_ids)
         self.env.flush_all()
-        self.assertEqual(store.critical_alerts_to_notify(self.env.cr), [])
+        self.assertEqual(store.critical_alerts_to_notify(self.env.cr, self.env.company.id), [])
         with self.assertRaises(AccessError):
             Alert.with_user(self.iot_manager).notify_critical(to_notify)
 
     def test_offline_threshold_is_the_spec_five_minutes(self):
         self.process("MM-003", [self.reading("milk_yield", 8.0, 4 * 60)])
         self.env.flush_all()
-        self.assertEqual(store.mark_silent_devices_offline(self.env.cr), [])
-        self.assertEqual(store.mark_silent_devices_offline(self.env.cr, now=self.now + timedelta(minutes=2)),
+        self.assertEqual(store.mark_silent_devices_offline(self.env.cr, self.env.company.id), [])
+        self.assertEqual(store.mark_silent_devices_offline(self.env.cr, self.env.company.id, now=self.now + timedelta(minutes=2)),
                          [self.meter.id])

@@ -72,11 +72,11 @@ class TestReadings(SmartDairyIotCase):
             self.env.cr.execute(
                 "INSERT INTO smart_dairy_iot_reading (device_id, company_id, timestamp, metric, value, unit) "
                 "VALUES (%s, %s, %s, 'milk_yield', %s, 'L')", [device_id, self.env.company.id, stamp, value])
-        first = store.aggregate_milk(self.env.cr, day, "Asia/Dhaka")
+        first = store.aggregate_milk(self.env.cr, day, "Asia/Dhaka", self.env.company.id)
         self.assertEqual(first, {self.meter.id: 30.0, other.id: 7.5})
         Production = self.env["smart_dairy.iot.milk.production"]
         before = Production.search_read([("day", "=", day)], ["device_id", "quantity", "reading_count"], order="id")
-        self.assertEqual(store.aggregate_milk(self.env.cr, day, "Asia/Dhaka"), first)
+        self.assertEqual(store.aggregate_milk(self.env.cr, day, "Asia/Dhaka", self.env.company.id), first)
         self.env.invalidate_all()
         after = Production.search_read([("day", "=", day)], ["device_id", "quantity", "reading_count"], order="id")
         self.assertEqual(before, after)  # same rows, same ids
@@ -84,7 +84,7 @@ class TestReadings(SmartDairyIotCase):
         # A device whose readings are gone (cleanup) leaves the day's rows.
         Reading.search([("device_id", "=", other.id)]).unlink()
         self.env.flush_all()
-        store.aggregate_milk(self.env.cr, day, "Asia/Dhaka")
+        store.aggregate_milk(self.env.cr, day, "Asia/Dhaka", self.env.company.id)
         self.env.invalidate_all()
         self.assertEqual(Production.search([("day", "=", day)]).device_id, self.meter)
 

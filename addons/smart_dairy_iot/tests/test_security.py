@@ -23,7 +23,7 @@ class TestIotSecurity(SmartDairyIotCase):
         other = self.env["res.company"].create({"name": "Other Farm"})
         foreign = self.env["smart_dairy.iot.device"].create({
             "name": "Their meter", "device_code": "OTHER-1", "device_type": "milk_meter", "company_id": other.id})
-        self.process("OTHER-1", [self.reading("milk_yield", 5.0)])
+        self.process("OTHER-1", [self.reading("milk_yield", 5.0)], company=other)
         self.process("MM-003", [self.reading("milk_yield", 6.0)])
         user = self.iot_user
         self.assertNotIn(foreign, self.env["smart_dairy.iot.device"].with_user(user).search([]))
