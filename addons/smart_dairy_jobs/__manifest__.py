@@ -9,7 +9,7 @@
     "license": "LGPL-3",
     "application": True,
     "depends": ["mail", "queue_job", "base_automation"],
-    "external_dependencies": {"python": ["celery", "redis", "pytz", "prometheus-client"]},
+    "external_dependencies": {"python": ["celery", "redis", "pytz", "prometheus-client", "jsonschema", "email-validator"]},
     "data": [
         "security/smart_dairy_jobs_security.xml",
         "security/ir.model.access.csv",

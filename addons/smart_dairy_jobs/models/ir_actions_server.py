@@ -3,6 +3,8 @@ import json
 from odoo import api, fields, models
 from odoo.exceptions import ValidationError
 
+from celery_bridge import schemas
+
 
 class IrActionsServer(models.Model):
     """A server action type "Dispatch Background Job", for automation rules and contextual actions."""
@@ -16,7 +18,8 @@ class IrActionsServer(models.Model):
     smart_dairy_task_type_id = fields.Many2one("smart_dairy.job.task", string="Task to Dispatch", ondelete="restrict")
     smart_dairy_job_kwargs = fields.Text(
         string="Extra Keyword Arguments", default="{}",
-        help="A JSON object merged into the task's keyword arguments; model and ids are added.",
+        help="A JSON object merged into the task's keyword arguments; model and ids are added when the task "
+             "takes them.",
     )
 
     @api.constrains("state", "smart_dairy_task_type_id", "smart_dairy_job_kwargs")
@@ -27,20 +30,29 @@ class IrActionsServer(models.Model):
             self.env["smart_dairy.job"]._decode_json_argument(action.smart_dairy_job_kwargs, dict, "kwargs")
 
     def _run_action_smart_dairy_job_multi(self, eval_context=None):
-        """One job per triggering record, linked back to it; dispatched for the triggering user.
-
-        The rule was set up by an administrator, so the dispatch does not ask the user for Jobs
-        rights: creating a contact must not fail because its creator cannot see background jobs.
-        """
+        """One job per triggering record, linked back to it; dispatched for the triggering user, with
+        that user's rights: like every origin, the task type's *May Dispatch* groups decide, so a user
+        who may not start the task cannot have a rule start it for them (the triggering write fails)."""
         records = eval_context.get("records") or eval_context.get("record")
         if not records:
             return False
+        task_name = self.smart_dairy_task_type_id.name
         extra = json.loads(self.smart_dairy_job_kwargs or "{}")
+        takes_records = self._smart_dairy_task_takes_records(task_name)
+        # sudo: the rule was set up by an administrator and may link the job to records its user cannot
+        # read; sudo() keeps env.user, so the user's right to start the task is still checked.
         Job = self.env["smart_dairy.job"].sudo()
         for record in records:
-            Job._dispatch(
-                self.smart_dairy_task_type_id.name,
-                kwargs=dict(extra, model=record._name, ids=[record.id]),
-                res_model=record._name, res_id=record.id, origin="automation",
-            )
+            kwargs = dict(extra, model=record._name, ids=[record.id]) if takes_records else extra
+            Job._dispatch(task_name, kwargs=kwargs, res_model=record._name, res_id=record.id, origin="automation")
         return False
+
+    @api.model
+    def _smart_dairy_task_takes_records(self, task_name):
+        """Whether a task accepts the triggering records as ``model`` and ``ids`` keyword arguments: a
+        task without a declared schema does, one whose schema does not name them (ping) does not."""
+        schema = schemas.schema_of(task_name)
+        if schema is None:
+            return True
+        declared = schema.get("properties", {}).get("kwargs", {}).get("properties", {})
+        return {"model", "ids"} <= set(declared)

@@ -33,6 +33,8 @@ DISPATCH_OPTIONS = (
     "idempotency_key", "idempotent", "idempotency_scope",
 )
 PUBLISH_BATCH = 500
+# Jobs named in one get_status or cancel call.
+MAX_REFS_PER_CALL = 5000
 MAX_REPORTS_PER_CALL = limits.MAX_REPORTS_PER_CALL
 POSTCOMMIT_KEY = "smart_dairy_jobs.publish_ids"
 
@@ -163,6 +165,8 @@ class SmartDairyJob(models.Model):
         task type (its *May Dispatch* groups); the job runs with the caller's rights, in the
         caller's current company.  Returns the job (its id over XML-RPC).
         """
+        # Checked here too: an "origin" among the caller's options must be refused, not collide with ours.
+        self._check_dispatch_options(options)
         return self._dispatch(task_name, args, kwargs, origin=self._request_origin(), **options)
 
     @api.model
@@ -237,12 +241,7 @@ class SmartDairyJob(models.Model):
         """The values of a new job, after every check a dispatch goes through, whatever its origin:
         known options, the caller's right to start the task type, the task's argument schema and the
         limits of celery_bridge.limits. Raises before anything is written."""
-        unknown = sorted(set(options) - set(DISPATCH_OPTIONS))
-        if unknown:
-            raise ValidationError(
-                self.env._("Unknown dispatch option(s): %(unknown)s. Known options: %(known)s.",
-                  unknown=", ".join(map(str, unknown)), known=", ".join(DISPATCH_OPTIONS))
-            )
+        self._check_dispatch_options(options)
         if not isinstance(task_name, str) or not task_name or len(task_name) > limits.MAX_NAME_LENGTH:
             raise ValidationError(self.env._("The task name must be a non-empty string."))
         Task = self.env["smart_dairy.job.task"]
@@ -264,6 +263,8 @@ class SmartDairyJob(models.Model):
                                              reason=exc)) from None
         queue = task.queue_id
         if options.get("queue") not in (None, False, ""):
+            if not isinstance(options["queue"], str) or len(options["queue"]) > limits.MAX_NAME_LENGTH:
+                raise ValidationError(self.env._("queue must be the name of a queue, such as celery:high."))
             Queue = self.env["smart_dairy.job.queue"]
             queue = Queue.browse(Queue._id_by_name(options["queue"])).sudo()
             if not queue:
@@ -292,6 +293,15 @@ class SmartDairyJob(models.Model):
         return vals
 
     @api.model
+    def _check_dispatch_options(self, options):
+        unknown = sorted(set(options) - set(DISPATCH_OPTIONS))
+        if unknown:
+            raise ValidationError(
+                self.env._("Unknown dispatch option(s): %(unknown)s. Known options: %(known)s.",
+                           unknown=", ".join(map(str, unknown))[:200], known=", ".join(DISPATCH_OPTIONS))
+            )
+
+    @api.model
     def _dispatch_idempotency(self, task, args, kwargs, options):
         explicit_key = options.get("idempotency_key")
         wanted = options.get("idempotent")
@@ -307,6 +317,8 @@ class SmartDairyJob(models.Model):
         # Every scope lives inside the job's company and task (idempotency.make_key): "global" means
         # every user of the company, never another company's jobs.
         scope = options.get("idempotency_scope") or (task.idempotency if task.idempotency != "none" else "global")
+        if not isinstance(scope, str):
+            raise ValidationError(self.env._("idempotency_scope must be one of global, user, company."))
         try:
             key = idempotency.make_key(task.name, args, kwargs, scope=scope, user_id=self.env.uid,
                                        company_id=self.env.company.id, key=explicit_key)
@@ -353,8 +365,9 @@ class SmartDairyJob(models.Model):
             raise ValidationError(self.env._("Give either countdown or eta, not both."))
         horizon = limits.MAX_PLANNING_SECONDS
         if countdown not in (None, False):
-            if (not isinstance(countdown, (int, float)) or isinstance(countdown, bool) or not math.isfinite(countdown)
-                    or not 0 <= countdown <= horizon):
+            # Bounds before isfinite: math.isfinite(10**400) overflows; nan fails every comparison.
+            if (not isinstance(countdown, (int, float)) or isinstance(countdown, bool)
+                    or not 0 <= countdown <= horizon or not math.isfinite(countdown)):
                 raise ValidationError(self.env._(
                     "countdown must be a number of seconds from 0 to %(max)s.", max=horizon))
             return fields.Datetime.now() + timedelta(seconds=countdown) if countdown else False
@@ -530,9 +543,10 @@ class SmartDairyJob(models.Model):
         """Jobs named by ids or uuids, as external callers give them; refuses anything else clearly."""
         if isinstance(refs, (int, str)) and not isinstance(refs, bool):
             refs = [refs]
-        if not isinstance(refs, (list, tuple)) or not refs:
-            raise ValidationError(self.env._("Give a job id or uuid, or a non-empty list of them."))
-        ids = [ref for ref in refs if isinstance(ref, int) and not isinstance(ref, bool)]
+        if not isinstance(refs, (list, tuple)) or not refs or len(refs) > MAX_REFS_PER_CALL:
+            raise ValidationError(self.env._("Give a job id or uuid, or a non-empty list of at most %(max)s of them.",
+                                             max=MAX_REFS_PER_CALL))
+        ids = [ref for ref in refs if isinstance(ref, int) and not isinstance(ref, bool) and 0 < ref < 2**31]
         uuids = [ref for ref in refs if isinstance(ref, str)]
         if len(ids) + len(uuids) != len(refs):
             raise ValidationError(self.env._("Job references must be ids (integers) or uuids (text)."))
@@ -573,6 +587,7 @@ class SmartDairyJob(models.Model):
 
     def action_cancel(self, terminate=False):
         """Cancel jobs not yet running; with ``terminate`` (Jobs managers) also stop running ones."""
+        self.check_access("read")  # Jobs users, on jobs of their companies; the rest is checked below
         is_manager = self.env.user.has_group("smart_dairy_jobs.group_manager")
         if terminate and not is_manager:
             raise AccessError(self.env._("Only Jobs managers may terminate running jobs."))
@@ -602,7 +617,12 @@ class SmartDairyJob(models.Model):
         return self.action_cancel(terminate=True)
 
     def action_open_related_record(self):
+        """The form of the record the job is about, if the caller may read both."""
         self.ensure_one()
+        self.check_access("read")
+        if not self.res_model or self.res_model not in self.env or not self.res_id:
+            raise UserError(self.env._("Job %(job)s is not about a record.", job=self.display_name))
+        self.env[self.res_model].browse(self.res_id).check_access("read")
         return {
             "type": "ir.actions.act_window",
             "res_model": self.res_model,

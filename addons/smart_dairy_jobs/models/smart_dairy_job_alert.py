@@ -12,10 +12,12 @@ class SmartDairyJobAlert(models.Model):
     """One alert per condition and subject while it lasts; Jobs managers are notified once."""
 
     _name = "smart_dairy.job.alert"
-    _inherit = ["mail.thread"]
+    _inherit = ["mail.thread", "smart_dairy.protected.fields.mixin"]
     _description = "Background Jobs Alert"
     _order = "state, last_seen desc"
     _rec_name = "message"
+    # Raised and cleared by the alert check only: the people an alert warns cannot silence it.
+    _protected_fields = ("condition", "subject", "message", "state", "first_seen", "last_seen", "cleared_at")
 
     condition = fields.Selection(CONDITIONS, required=True, readonly=True, index=True)
     subject = fields.Char(required=True, readonly=True, help="The queue, worker… the alert is about.")

@@ -87,6 +87,7 @@ class SmartDairyJobChunksFilesCleanup(models.Model):
     def action_cancel(self, terminate=False):
         """A parent never runs on a worker: cancelling it cancels its chunks not yet running (and, with
         ``terminate``, the running ones) and ends the parent."""
+        self.check_access("read")  # before anything is read: jobs of the caller's companies only
         parents = self.filtered("is_parent")
         others = self - parents
         if parents:
@@ -138,6 +139,10 @@ class SmartDairyJobChunksFilesCleanup(models.Model):
         file. Returns the attachment id."""
         if not self.env.user.has_group("smart_dairy_jobs.group_bridge"):
             raise AccessError(self.env._("Only the Celery bridge user may attach files to jobs."))
+        if not isinstance(uuid, str) or not isinstance(attempt, int) or isinstance(attempt, bool):
+            raise ValidationError(self.env._("uuid must be a job's uuid (text) and attempt a whole number."))
+        if mimetype and (not isinstance(mimetype, str) or len(mimetype) > limits.MAX_NAME_LENGTH):
+            raise ValidationError(self.env._("mimetype must be a MIME type such as text/csv."))
         job = self.sudo().search([("uuid", "=", uuid)], limit=1)
         if not job:
             raise ValidationError(self.env._("No job with uuid %(uuid)s.", uuid=uuid))
@@ -146,7 +151,7 @@ class SmartDairyJobChunksFilesCleanup(models.Model):
         if job.state not in (jobstate.ENQUEUED, jobstate.STARTED) or job.attempt != attempt:
             raise ValidationError(self.env._("Job %(uuid)s is not running attempt %(attempt)s.",
                                              uuid=uuid, attempt=attempt))
-        if not isinstance(filename, str) or not filename or "/" in filename:
+        if not isinstance(filename, str) or not filename or "/" in filename or len(filename) > limits.MAX_NAME_LENGTH:
             raise ValidationError(self.env._("A file name without '/' is required."))
         try:
             raw = base64.b64decode(data_base64, validate=True)
@@ -174,7 +179,7 @@ class SmartDairyJobChunksFilesCleanup(models.Model):
             raise ValidationError(self.env._("kind must be one of %(kinds)s.", kinds=", ".join(CLEANUP_KINDS)))
         if not isinstance(days_to_keep, int) or isinstance(days_to_keep, bool) or days_to_keep < 1:
             raise ValidationError(self.env._("days_to_keep must be a positive whole number."))
-        if not isinstance(limit, int) or not 1 <= limit <= MAX_CLEANUP_BATCH:
+        if not isinstance(limit, int) or isinstance(limit, bool) or not 1 <= limit <= MAX_CLEANUP_BATCH:
             raise ValidationError(self.env._("limit must be from 1 to %(max)s.", max=MAX_CLEANUP_BATCH))
         # sudo: the bridge reads no job by itself; the running cleanup job tells whose data may go.
         job = self.sudo().search([("uuid", "=", uuid), ("state", "in", [jobstate.ENQUEUED, jobstate.STARTED])],

@@ -1,7 +1,10 @@
 import logging
 from datetime import datetime, timezone
 
+from redis.exceptions import RedisError
+
 from odoo import api, fields, models
+from odoo.exceptions import UserError
 
 from celery_bridge import circuit
 from celery_bridge.store import redis_client
@@ -17,9 +20,12 @@ class SmartDairyJobCircuit(models.Model):
     """What the workers' circuit breaker (kept in Redis) says of one external service."""
 
     _name = "smart_dairy.job.circuit"
+    _inherit = ["smart_dairy.protected.fields.mixin"]
     _description = "External Service Circuit Breaker"
     _order = "service"
     _rec_name = "service"
+    # What Redis says of the breaker; Jobs managers set its threshold and recovery timeout, and reset it.
+    _protected_fields = ("state", "failures", "opened_at", "last_failure_at", "synced_at")
 
     service = fields.Char(required=True, readonly=True)
     state = fields.Selection(circuit.STATES, default=circuit.CLOSED, readonly=True)
@@ -54,7 +60,11 @@ class SmartDairyJobCircuit(models.Model):
 
     def action_refresh(self):
         """Read every breaker the workers know from Redis (any Jobs user may ask: it only mirrors Redis)."""
-        statuses = circuit.all_statuses(self._redis())
+        self.browse().check_access("read")  # Jobs users; not the bridge, nor users without Jobs rights
+        try:
+            statuses = circuit.all_statuses(self._redis())
+        except RedisError as exc:
+            raise UserError(self.env._("Redis cannot be read right now: %(error)s", error=exc)) from None
         mirror = self.sudo().with_context(circuit_read_from_redis=True)
         existing = {record.service: record for record in mirror.search([])}
         now = fields.Datetime.now()
@@ -78,8 +88,11 @@ class SmartDairyJobCircuit(models.Model):
     def action_reset(self):
         """Close the circuit now (after the service was repaired)."""
         self.check_access("write")  # Jobs managers only: the reset itself happens in Redis
-        for record in self:
-            circuit.CircuitBreaker(self._redis(), record.service).reset()
+        try:
+            for record in self:
+                circuit.CircuitBreaker(self._redis(), record.service).reset()
+        except RedisError as exc:
+            raise UserError(self.env._("Redis cannot be reached right now: %(error)s", error=exc)) from None
         return self.action_refresh()
 
     @api.model_create_multi
@@ -97,5 +110,10 @@ class SmartDairyJobCircuit(models.Model):
     def _push_config(self):
         if self.env.context.get("circuit_read_from_redis"):
             return  # these values just came from Redis
-        for record in self:
-            circuit.CircuitBreaker(self._redis(), record.service).configure(record.threshold, record.recovery_timeout)
+        try:
+            for record in self:
+                circuit.CircuitBreaker(self._redis(), record.service).configure(record.threshold,
+                                                                                record.recovery_timeout)
+        except RedisError as exc:
+            raise UserError(self.env._("The workers' breakers live in Redis, which cannot be reached right now: "
+                                       "%(error)s", error=exc)) from None

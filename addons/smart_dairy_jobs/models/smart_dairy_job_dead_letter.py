@@ -1,9 +1,9 @@
 import json
 
 from odoo import api, fields, models
-from odoo.exceptions import UserError
+from odoo.exceptions import AccessError, UserError, ValidationError
 
-from celery_bridge import errors
+from celery_bridge import errors, limits
 from celery_bridge.scrub import scrub
 
 STATES = [("new", "New"), ("requeued", "Requeued"), ("resolved", "Resolved"), ("discarded", "Discarded")]
@@ -13,10 +13,15 @@ class SmartDairyJobDeadLetter(models.Model):
     """A job that failed for good: kept for an admin to inspect, fix and requeue, resolve or discard."""
 
     _name = "smart_dairy.job.dead.letter"
-    _inherit = ["mail.thread", "mail.activity.mixin"]
+    _inherit = ["mail.thread", "mail.activity.mixin", "smart_dairy.protected.fields.mixin"]
     _description = "Dead-Letter Entry"
     _order = "failed_at desc, id desc"
     _check_company_auto = True
+    # What failed, and what became of it, is the system's record: managers act through requeue, resolve
+    # and discard, and may only write the note.
+    _protected_fields = ("job_id", "task_type_id", "task_name", "queue_id", "args_display", "kwargs_display",
+                         "error_type", "error_message", "error_traceback", "attempts", "failed_at", "state",
+                         "requeued_job_id", "company_id")
 
     job_id = fields.Many2one("smart_dairy.job", required=True, readonly=True, ondelete="cascade", index=True,
                              check_company=True)
@@ -80,11 +85,12 @@ class SmartDairyJobDeadLetter(models.Model):
     @api.model
     def list_dead_letters(self, state="new", limit=80, offset=0):
         """Dead letters the caller may see, newest first (``state`` False: all of them)."""
-        if state and state not in dict(STATES):
-            raise UserError(self.env._("state must be one of %(states)s.", states=", ".join(dict(STATES))))
+        if state and (not isinstance(state, str) or state not in dict(STATES)):
+            raise ValidationError(self.env._("state must be one of %(states)s.", states=", ".join(dict(STATES))))
         for name, value in (("limit", limit), ("offset", offset)):
-            if not isinstance(value, int) or isinstance(value, bool) or value < 0 or (name == "limit" and not value):
-                raise UserError(self.env._("%(name)s must be a positive whole number.", name=name))
+            if (not isinstance(value, int) or isinstance(value, bool) or not 0 <= value < 2**31
+                    or (name == "limit" and not value)):
+                raise ValidationError(self.env._("%(name)s must be a positive whole number.", name=name))
         domain = [("state", "=", state)] if state else []
         return self.search_read(domain, ["job_id", "task_name", "error_type", "error_message", "attempts",
                                          "failed_at", "state", "args_display", "kwargs_display"],
@@ -93,18 +99,27 @@ class SmartDairyJobDeadLetter(models.Model):
     @api.model
     def requeue(self, entry_ids):
         """Requeue dead letters (Jobs managers); returns the new jobs' ids in the same order."""
+        self._check_may_handle()
         if isinstance(entry_ids, int) and not isinstance(entry_ids, bool):
             entry_ids = [entry_ids]
-        if not isinstance(entry_ids, list) or not entry_ids or not all(
-                isinstance(i, int) and not isinstance(i, bool) for i in entry_ids):
-            raise UserError(self.env._("Give a dead-letter id or a non-empty list of them."))
+        if not isinstance(entry_ids, list) or not entry_ids or len(entry_ids) > limits.MAX_DISPATCH_MANY or not all(
+                isinstance(i, int) and not isinstance(i, bool) and 0 < i < 2**31 for i in entry_ids):
+            raise ValidationError(self.env._("Give a dead-letter id or a non-empty list of at most %(max)s of them.",
+                                             max=limits.MAX_DISPATCH_MANY))
         entries = self.browse(entry_ids)
         missing = set(entries.ids) - set(entries.exists().ids)
         if missing:
-            raise UserError(self.env._("No dead letter with id %(ids)s.", ids=", ".join(map(str, sorted(missing)))))
+            raise ValidationError(self.env._("No dead letter with id %(ids)s.",
+                                             ids=", ".join(map(str, sorted(missing)))))
         entries.check_access("write")
         entries.action_requeue()
         return [entry.requeued_job_id.id for entry in entries]
+
+    def _check_may_handle(self):
+        """Requeue, resolve and discard are for Jobs managers, on dead letters of their companies."""
+        if not self.env.su and not self.env.user.has_group("smart_dairy_jobs.group_manager"):
+            raise AccessError(self.env._("Only Jobs managers may handle dead letters."))
+        self.check_access("write")
 
     def _check_open(self):
         closed = self.filtered(lambda entry: entry.state != "new")
@@ -113,9 +128,12 @@ class SmartDairyJobDeadLetter(models.Model):
                                        names=", ".join(closed.mapped("display_name"))))
 
     def action_requeue(self):
-        """Dispatch each entry's job again, as a new job linked to the entry and the original."""
+        """Dispatch each entry's job again, as a new job linked to the entry and the original. It is a
+        dispatch by the caller: their right to start the task is checked, in the entry's company."""
+        self._check_may_handle()
         self._check_open()
         for entry in self:
+            # sudo: the raw arguments (hidden from Jobs users) go from the failed job to its new one unchanged.
             original = entry.job_id.sudo()
             new_job = self.env["smart_dairy.job"].with_company(original.company_id)._dispatch(
                 original.task_name,
@@ -127,15 +145,17 @@ class SmartDairyJobDeadLetter(models.Model):
                 **({"res_model": original.res_model, "res_id": original.res_id} if original.res_model else {}),
             )
             new_job.sudo().write({"original_job_id": original.id, "requeued_from_id": entry.id})
-            entry.write({"state": "requeued", "requeued_job_id": new_job.id})
+            entry._system_write({"state": "requeued", "requeued_job_id": new_job.id})
         return True
 
     def action_discard(self):
+        self._check_may_handle()
         self._check_open()
-        self.write({"state": "discarded"})
+        self._system_write({"state": "discarded"})
         return True
 
     def action_open_resolve_wizard(self):
+        self._check_may_handle()
         self._check_open()
         return {
             "type": "ir.actions.act_window",
@@ -147,6 +167,9 @@ class SmartDairyJobDeadLetter(models.Model):
         }
 
     def _resolve(self, note):
+        self._check_may_handle()
         self._check_open()
-        self.write({"state": "resolved", "note": note})
+        if not isinstance(note, str) or not note.strip():
+            raise ValidationError(self.env._("Say what was done about it: a note is required."))
+        self._system_write({"state": "resolved", "note": note})
         return True

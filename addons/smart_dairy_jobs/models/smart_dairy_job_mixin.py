@@ -20,6 +20,8 @@ class SmartDairyJobMixin(models.AbstractModel):
 
     def action_view_smart_dairy_jobs(self):
         self.ensure_one()
+        self.check_access("read")
+        self.env["smart_dairy.job"].browse().check_access("read")  # Jobs users only
         action = self.env["ir.actions.actions"]._for_xml_id("smart_dairy_jobs.smart_dairy_job_action")
         action["domain"] = [("res_model", "=", self._name), ("res_id", "=", self.id)]
         action["context"] = {}

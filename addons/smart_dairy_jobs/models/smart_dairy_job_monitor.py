@@ -1,7 +1,8 @@
 import logging
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from odoo import api, fields, models
+from odoo.exceptions import AccessError, ValidationError
 
 from celery_bridge import job_statistics
 
@@ -82,9 +83,30 @@ class SmartDairyJobMonitor(models.AbstractModel):
     @api.model
     def task_statistics(self, date_from, date_to):
         """Per task and queue over [date_from, date_to): count, success and failure rates, mean and p95
-        duration, mean wait (enqueued → started), SLA compliance (celery_bridge.job_statistics)."""
+        duration, mean wait (enqueued → started), SLA compliance (celery_bridge.job_statistics).
+
+        Jobs users only, over the jobs of the companies they work in (``env.companies``: the caller's
+        allowed companies, which Odoo checks against the user's). Dates are naive UTC, as text
+        (``2026-01-31 00:00:00``) or datetimes."""
+        if not self.env.su and not self.env.user.has_group("smart_dairy_jobs.group_user"):
+            raise AccessError(self.env._("Only Jobs users may read task statistics."))
+        start, end = self._statistics_date(date_from, "date_from"), self._statistics_date(date_to, "date_to")
+        if start >= end:
+            raise ValidationError(self.env._("date_to must come after date_from."))
         self.env["smart_dairy.job"].flush_model()
-        return job_statistics.task_statistics(self.env.cr, date_from, date_to, self.env.companies.ids)
+        return job_statistics.task_statistics(self.env.cr, start, end, self.env.companies.ids)
+
+    @api.model
+    def _statistics_date(self, value, label):
+        try:
+            moment = fields.Datetime.to_datetime(value) if isinstance(value, (str, datetime)) else None
+        except (TypeError, ValueError, OverflowError):
+            moment = None
+        if not moment:
+            raise ValidationError(self.env._(
+                "%(label)s must be a UTC date and time such as 2026-01-31 00:00:00, got %(value)s.",
+                label=label, value=repr(value)[:40]))
+        return moment
 
     # ------------------------------------------------------------------ alerts
 

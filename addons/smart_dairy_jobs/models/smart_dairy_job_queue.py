@@ -9,10 +9,12 @@ PRIORITY_HELP = "0 runs first, 9 last (the order of Celery's Redis priority list
 
 class SmartDairyJobQueue(models.Model):
     _name = "smart_dairy.job.queue"
-    _inherit = ["smart_dairy.job.lookup.mixin"]
+    _inherit = ["smart_dairy.job.lookup.mixin", "smart_dairy.protected.fields.mixin"]
     _description = "Background Job Queue"
     _order = "priority, name"
     _check_company_auto = True
+    # Paused and resumed through action_pause / action_resume, which also tell the workers.
+    _protected_fields = ("paused",)
 
     name = fields.Char(required=True, help="Celery queue name, e.g. celery:iot")
     description = fields.Char()
@@ -26,7 +28,7 @@ class SmartDairyJobQueue(models.Model):
     task_ids = fields.One2many("smart_dairy.job.task", "queue_id", string="Task Types")
     task_count = fields.Integer(compute="_compute_task_count")
     paused = fields.Boolean(
-        readonly=True, help="Paused: new jobs wait as pending in Odoo and workers stop consuming the queue.",
+        readonly=True, copy=False, help="Paused: new jobs wait as pending in Odoo and workers stop consuming the queue.",
     )
     depth = fields.Integer(string="Waiting Jobs", compute="_compute_health", help="Pending and enqueued jobs.")
     oldest_waiting_seconds = fields.Float(string="Oldest Wait (s)", compute="_compute_health")
@@ -87,8 +89,9 @@ class SmartDairyJobQueue(models.Model):
         return True
 
     def _set_paused(self, paused):
+        """Jobs managers only (write access to queues), on the queues of their companies."""
         self.check_access("write")
-        self.write({"paused": paused})
+        self._system_write({"paused": paused})
         names = self.mapped("name")
         settings = self.env["smart_dairy.job"]._settings()
         self.env.cr.postcommit.add(lambda: producer.set_consuming(settings, names, not paused))

@@ -2,7 +2,7 @@ import json
 import logging
 from datetime import timedelta
 
-from odoo import api, fields, models
+from odoo import Command, api, fields, models
 from odoo.exceptions import AccessError, UserError, ValidationError
 
 from celery_bridge import jobstate, schedules
@@ -12,6 +12,9 @@ _logger = logging.getLogger(__name__)
 INTERVAL_TYPES = [("minutes", "Minutes"), ("hours", "Hours"), ("days", "Days"), ("weeks", "Weeks"),
                   ("months", "Months")]
 CRON_FIELDS = ("interval_number", "interval_type", "nextcall", "cron_active")
+# What a schedule runs, and where: changing them on a schedule that runs as someone else would make
+# that user run the change with their rights.
+WORK_FIELDS = ("task_type_id", "args_json", "kwargs_json", "queue_id", "company_id")
 COLLISION_HORIZON = timedelta(days=1)
 DST_HORIZON = timedelta(days=366)
 
@@ -24,9 +27,12 @@ class SmartDairyJobSchedule(models.Model):
     """
 
     _name = "smart_dairy.job.schedule"
+    _inherit = ["smart_dairy.protected.fields.mixin"]
     _description = "Background Job Schedule"
     _order = "name"
     _check_company_auto = True
+    # Kept by the firing itself; managers edit what runs and when, not its record of runs.
+    _protected_fields = ("cron_id", "last_job_id", "skip_count", "last_skip_at")
 
     name = fields.Char(required=True)
     note = fields.Text()
@@ -60,9 +66,9 @@ class SmartDairyJobSchedule(models.Model):
     )
     job_ids = fields.One2many("smart_dairy.job", "schedule_id", string="Jobs")
     job_count = fields.Integer(compute="_compute_job_count")
-    last_job_id = fields.Many2one("smart_dairy.job", readonly=True)
-    skip_count = fields.Integer(string="Skipped Firings", readonly=True)
-    last_skip_at = fields.Datetime(string="Last Skipped", readonly=True)
+    last_job_id = fields.Many2one("smart_dairy.job", readonly=True, copy=False)
+    skip_count = fields.Integer(string="Skipped Firings", readonly=True, copy=False)
+    last_skip_at = fields.Datetime(string="Last Skipped", readonly=True, copy=False)
     collision_warning = fields.Char(compute="_compute_collision_warning")
 
     @api.model
@@ -74,11 +80,21 @@ class SmartDairyJobSchedule(models.Model):
         return user
 
     def _check_owner_change(self, vals):
-        """Making a schedule run as someone else would borrow their rights: system administrators only."""
+        """Making a schedule run as someone else would borrow their rights: system administrators only.
+        That includes changing what a schedule owned by someone else runs (its task, arguments, queue
+        or company) without becoming its owner."""
+        if self.env.su or self.env.user.has_group("base.group_system"):
+            return
         owner_id = vals.get("user_id")
-        if owner_id and owner_id != self.env.uid and not (
-                self.env.su or self.env.user.has_group("base.group_system")):
+        if owner_id and owner_id != self.env.uid:
             raise AccessError(self.env._("Only system administrators may make a schedule run as another user."))
+        if not owner_id and set(WORK_FIELDS) & set(vals):
+            others = self.filtered(lambda schedule: schedule.user_id != self.env.user)
+            if others:
+                raise AccessError(self.env._(
+                    "%(schedules)s run as %(owners)s: only system administrators may change what they run. "
+                    "Make yourself the owner (Runs As) in the same change to take them over.",
+                    schedules=", ".join(others.mapped("name")), owners=", ".join(others.user_id.mapped("name"))))
 
     @api.constrains("user_id", "company_id", "task_type_id")
     def _check_owner_may_dispatch(self):
@@ -136,13 +152,16 @@ class SmartDairyJobSchedule(models.Model):
         # The cron's code is ours, never the user's (sudo: Jobs managers may not edit crons); it runs as
         # the schedule's owner, whose rights the dispatch checks.
         model = self.env["ir.model"]._get(self._name)
+        # Its action is for Jobs users (not "whoever may write schedules", Odoo's default for a server
+        # action): an owner who is a Jobs user runs it, and _fire then checks the owner's right to the task.
         crons = self.env["ir.cron"].sudo().create([
             dict(values, name=self.env._("Jobs schedule: %(name)s", name=schedule.name), model_id=model.id,
-                 state="code", code="model._fire(%d)" % schedule.id, user_id=schedule.user_id.id)
+                 state="code", code="model._fire(%d)" % schedule.id, user_id=schedule.user_id.id,
+                 groups_id=[Command.set(self.env.ref("smart_dairy_jobs.group_user").ids)])
             for schedule, values in zip(schedules_, cron_values)
         ])
         for schedule, cron in zip(schedules_, crons):
-            schedule.cron_id = cron
+            schedule._system_write({"cron_id": cron.id})
         return schedules_
 
     def write(self, vals):
@@ -180,11 +199,23 @@ class SmartDairyJobSchedule(models.Model):
         schedule = self.sudo().browse(schedule_id).exists()
         if not schedule:
             return False
-        return schedule._dispatch_as(schedule.user_id, "cron")
+        try:
+            with self.env.cr.savepoint():
+                return schedule._dispatch_as(schedule.user_id, "cron")
+        except AccessError as exc:
+            # The owner lost the right (left the company, or the group the task needs): nothing runs
+            # until an administrator gives the schedule an owner who may.
+            _logger.warning("Schedule %r (#%s) did not run: %s", schedule.name, schedule.id, exc.args[0])
+            return False
 
     def _dispatch_as(self, user, origin):
         self.ensure_one()
         schedule = self.sudo()
+        # Rights first: a firing the user may not make must leave no trace, skip counters included.
+        if not user._is_superuser() and schedule.company_id not in user.sudo().company_ids:
+            raise AccessError(self.env._("%(user)s does not work for %(company)s, where %(schedule)s runs.",
+                                         user=user.name, company=schedule.company_id.name, schedule=schedule.name))
+        schedule.task_type_id._check_may_dispatch(user, schedule.company_id)
         last = schedule.last_job_id
         if not schedule.allow_overlap and last and last.state not in jobstate.TERMINAL:
             _logger.info("Schedule %r skipped: its job %s is still %s", schedule.name, last.display_name, last.state)
@@ -211,10 +242,12 @@ class SmartDairyJobSchedule(models.Model):
             if schedule.company_id not in self.env.user.company_ids:
                 raise AccessError(self.env._("%(schedule)s belongs to a company you do not work for.",
                                              schedule=schedule.name))
+            # The caller's right to the task before anything about the task is said.
+            schedule.task_type_id._check_may_dispatch(self.env.user, schedule.company_id)
             if not schedule.cron_active and not schedule.task_type_id.active:
                 raise UserError(self.env._("%(schedule)s's task is not implemented by any worker yet.",
                                            schedule=schedule.name))
-            schedule._dispatch_as(self.env.user, "ui")
+            schedule._dispatch_as(self.env.user, self.env["smart_dairy.job"]._request_origin())
         return True
 
     def _compute_job_count(self):
@@ -225,6 +258,7 @@ class SmartDairyJobSchedule(models.Model):
 
     def action_view_jobs(self):
         self.ensure_one()
+        self.check_access("read")
         action = self.env["ir.actions.actions"]._for_xml_id("smart_dairy_jobs.smart_dairy_job_action")
         action["domain"] = [("schedule_id", "=", self.id)]
         return action
@@ -267,7 +301,8 @@ class SmartDairyJobSchedule(models.Model):
         Also available to external tools over XML-RPC and as ``python -m celery_bridge.cli
         validate-schedules``.
         """
-        if not isinstance(days, int) or not 0 < days <= 366:
+        self.browse().check_access("read")  # Jobs users; they see the schedules of their companies
+        if not isinstance(days, int) or isinstance(days, bool) or not 0 < days <= 366:
             raise ValidationError(self.env._("days must be a whole number from 1 to 366."))
         active = self.search([("cron_active", "=", True)])
         plain = active._as_plain()

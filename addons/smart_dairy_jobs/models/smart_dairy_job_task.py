@@ -129,7 +129,31 @@ class SmartDairyJobTask(models.Model):
                 raise ValidationError(self.env._(
                     "Rate limit of %(task)s must look like 100/m, 10/s or 500/h.", task=task.name))
 
+    # Who may start a task: its May Dispatch groups, its company and the name the dispatch finds it by.
+    # A Jobs manager who could change them (or create or delete task types) could grant themselves the
+    # diagnostics, or rename a task and recreate it without groups: system administrators only.
+    RIGHTS_FIELDS = ("name", "group_ids", "company_id")
+
+    def _check_may_change_rights(self, what):
+        if not (self.env.su or self.env.user.has_group("base.group_system")):
+            raise AccessError(self.env._(
+                "Only system administrators may %(what)s: it decides who may start which background jobs.",
+                what=what))
+
+    @api.model_create_multi
+    def create(self, vals_list):
+        self._check_may_change_rights(self.env._("create task types"))
+        return super().create(vals_list)
+
+    def unlink(self):
+        self._check_may_change_rights(self.env._("delete task types (archive them instead)"))
+        return super().unlink()
+
     def write(self, vals):
+        touched = set(self.RIGHTS_FIELDS) & set(vals)
+        if touched:
+            self._check_may_change_rights(self.env._("change %(fields)s of a task type", fields=", ".join(
+                self._fields[name].string for name in sorted(touched))))
         result = super().write(vals)
         if "rate_limit" in vals:
             settings = self.env["smart_dairy.job"]._settings()

@@ -1,7 +1,10 @@
+import math
 from datetime import timedelta
 
 from odoo import api, fields, models
 from odoo.exceptions import AccessError, ValidationError
+
+from celery_bridge import limits
 
 OFFLINE_AFTER_BEATS = 3
 
@@ -10,9 +13,12 @@ class SmartDairyJobWorker(models.Model):
     """A Celery worker as its heartbeats describe it; silent for three beats means offline."""
 
     _name = "smart_dairy.job.worker"
+    _inherit = ["smart_dairy.protected.fields.mixin"]
     _description = "Celery Worker"
     _order = "last_heartbeat desc, hostname"
     _rec_name = "hostname"
+    # Only the workers' heartbeats (bridge_heartbeat) describe a worker; managers may delete a stale one.
+    _protected_fields = "__all__"
 
     hostname = fields.Char(required=True, readonly=True, index=True)
     queues = fields.Char(readonly=True)
@@ -52,26 +58,49 @@ class SmartDairyJobWorker(models.Model):
         """A worker's heartbeat (the bridge only); answers which queues are paused."""
         if not self.env.user.has_group("smart_dairy_jobs.group_bridge"):
             raise AccessError(self.env._("Only the Celery bridge user may send worker heartbeats."))
-        if not isinstance(info, dict) or not isinstance(info.get("hostname"), str) or not info["hostname"]:
-            raise ValidationError(self.env._("A heartbeat is a dict with at least a hostname."))
-        now = fields.Datetime.now()
-        vals = {
-            "queues": ",".join(info.get("queues") or []),
-            "pool_type": str(info.get("pool") or ""),
-            "concurrency": int(info.get("concurrency") or 0),
-            "active_tasks": int(info.get("active_tasks") or 0),
-            "heartbeat_interval": float(info.get("interval") or 10.0),
-            "last_heartbeat": now,
-        }
-        Worker = self.sudo()
-        worker = Worker.search([("hostname", "=", info["hostname"])], limit=1)
+        vals = self._heartbeat_values(info)
+        now = vals["last_heartbeat"]
+        Worker = self.sudo()  # the bridge user has no rights on workers: this method is its only door
+        worker = Worker.search([("hostname", "=", vals["hostname"])], limit=1)
         if worker:
             worker.write(vals)
         else:
-            Worker.create(dict(vals, hostname=info["hostname"], first_seen=now))
+            Worker.create(dict(vals, first_seen=now))
         paused = self.env["smart_dairy.job.queue"].sudo().search([("paused", "=", True)]).mapped("name")
         limited = self.env["smart_dairy.job.task"].sudo().search([("rate_limit", "!=", False)])
         return {"paused_queues": paused, "rate_limits": {task.name: task.rate_limit.strip() for task in limited}}
+
+    @api.model
+    def _heartbeat_values(self, info):
+        """The worker's values from a heartbeat, or a ValidationError saying what is wrong with it."""
+        def refuse(what):
+            raise ValidationError(self.env._("Heartbeat refused: %(what)s.", what=what))
+
+        if not isinstance(info, dict):
+            refuse(self.env._("a heartbeat is a dict with at least a hostname"))
+        hostname = info.get("hostname")
+        if not isinstance(hostname, str) or not hostname.strip() or len(hostname) > limits.MAX_NAME_LENGTH:
+            refuse(self.env._("hostname must be a non-empty text of at most %(max)s characters",
+                              max=limits.MAX_NAME_LENGTH))
+        queues = info.get("queues") or []
+        if (not isinstance(queues, list) or len(queues) > 100
+                or not all(isinstance(q, str) and len(q) <= limits.MAX_NAME_LENGTH for q in queues)):
+            refuse(self.env._("queues must be a list of at most 100 queue names"))
+        pool = info.get("pool") or ""
+        if not isinstance(pool, str) or len(pool) > limits.MAX_NAME_LENGTH:
+            refuse(self.env._("pool must be a text"))
+        counts = {}
+        for key in ("concurrency", "active_tasks"):
+            value = info.get(key) or 0
+            if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= 100000:
+                refuse(self.env._("%(key)s must be a whole number from 0 to 100000", key=key))
+            counts[key] = value
+        interval = info.get("interval") or 10.0
+        if (not isinstance(interval, (int, float)) or isinstance(interval, bool) or not math.isfinite(interval)
+                or not 0 < interval <= 3600):
+            refuse(self.env._("interval must be a number of seconds from 0 to 3600"))
+        return dict(counts, hostname=hostname, queues=",".join(queues), pool_type=pool,
+                    heartbeat_interval=float(interval), last_heartbeat=fields.Datetime.now())
 
     @api.model
     def _offline_since(self):

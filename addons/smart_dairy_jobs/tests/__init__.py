@@ -9,3 +9,4 @@ from . import test_api
 from . import test_monitoring
 from . import test_seed_data
 from . import test_ui_tour
+from . import test_trust

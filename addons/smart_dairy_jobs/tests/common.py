@@ -12,6 +12,12 @@ class SmartDairyJobsCase(TransactionCase):
         cls.jobs_manager = new_test_user(
             cls.env, login="sdj_manager", groups="base.group_user,smart_dairy_jobs.group_manager", name="Jobs Manager"
         )
+        # Diagnostics that fail, sleep or touch files are for system administrators (the task types'
+        # May Dispatch groups); this one is also a Jobs manager, to handle what they leave behind.
+        cls.sys_admin = new_test_user(
+            cls.env, login="sdj_sysadmin", name="System Admin",
+            groups="base.group_user,base.group_system,smart_dairy_jobs.group_manager",
+        )
         cls.bridge = cls.env.ref("smart_dairy_jobs.user_bridge")
 
     def dispatch_as(self, user, task_name="smart_dairy.health.ping", **options):

@@ -39,7 +39,7 @@ class TestExternalApi(SmartDairyJobsCase):
         job = self.dispatch_as(self.jobs_user)
         self.assertEqual(self.Job.with_user(self.jobs_user).cancel([job.uuid]), [job.id])
         self.assertEqual(job.state, "cancelled")
-        failed = self.dispatch_as(self.jobs_user, "smart_dairy.health.fail")
+        failed = self.dispatch_as(self.sys_admin, "smart_dairy.health.fail")
         failed.sudo().write({"state": "enqueued", "attempt": 1})
         self.report({"uuid": failed.uuid, "attempt": 1, "state": "failure", "error_type": "validation"})
         DeadLetter = self.env["smart_dairy.job.dead.letter"]
@@ -48,7 +48,9 @@ class TestExternalApi(SmartDairyJobsCase):
         entry = failed.dead_letter_ids
         with self.assertRaises(AccessError):
             DeadLetter.with_user(self.jobs_user).requeue([entry.id])
-        new_ids = DeadLetter.with_user(self.jobs_manager).requeue([entry.id])
+        with self.assertRaisesRegex(AccessError, "may not start smart_dairy.health.fail"):
+            DeadLetter.with_user(self.jobs_manager).requeue([entry.id])  # a diagnostic: administrators only
+        new_ids = DeadLetter.with_user(self.sys_admin).requeue([entry.id])
         self.assertEqual(new_ids, [entry.requeued_job_id.id])
         with self.assertRaisesRegex(UserError, "state must be one of"):
             DeadLetter.with_user(self.jobs_user).list_dead_letters(state="lost")

@@ -8,15 +8,19 @@ from .common import SmartDairyJobsCase
 
 class TestIdempotentDispatch(SmartDairyJobsCase):
     def test_same_key_returns_the_same_job(self):
-        first = self.dispatch_as(self.jobs_user, idempotency_key="milk-order-42")
-        second = self.dispatch_as(self.jobs_user, idempotency_key="milk-order-42", args=[1])
+        fail = "smart_dairy.health.fail"
+        first = self.dispatch_as(self.sys_admin, fail, idempotency_key="milk-order-42", kwargs={"message": "a"})
+        second = self.dispatch_as(self.sys_admin, fail, idempotency_key="milk-order-42", kwargs={"message": "b"})
         self.assertEqual(first, second)
-        self.assertEqual(first.idempotency_key, "global:milk-order-42")
+        # Keys live inside the company and the task (see test_trust for other companies).
+        self.assertEqual(first.idempotency_key, f"company-{first.company_id.id}:{fail}:all:milk-order-42")
 
     def test_derived_key_follows_the_arguments(self):
-        first = self.dispatch_as(self.jobs_user, idempotent=True, kwargs={"a": 1, "b": 2})
-        self.assertEqual(first, self.dispatch_as(self.jobs_user, idempotent=True, kwargs={"b": 2, "a": 1}))
-        self.assertNotEqual(first, self.dispatch_as(self.jobs_user, idempotent=True, kwargs={"a": 2}))
+        def dispatch(**kwargs):
+            return self.dispatch_as(self.sys_admin, "smart_dairy.health.fail", idempotent=True, kwargs=kwargs)
+        first = dispatch(a="1", b="2")
+        self.assertEqual(first, dispatch(b="2", a="1"))
+        self.assertNotEqual(first, dispatch(a="2"))
 
     def test_user_scope_keeps_users_apart(self):
         mine = self.dispatch_as(self.jobs_user, idempotency_key="k", idempotency_scope="user")

@@ -1,4 +1,5 @@
 from odoo import fields, models
+from odoo.exceptions import UserError
 
 
 class SmartDairyJobDeadLetterResolve(models.TransientModel):
@@ -13,6 +14,10 @@ class SmartDairyJobDeadLetterResolve(models.TransientModel):
     note = fields.Text(required=True, help="What was done about it, for whoever looks next.")
 
     def action_resolve(self):
+        """Resolve the chosen dead letters; the manager's rights on each are checked in _resolve."""
         self.ensure_one()
+        # Read with the caller's rights: dead letters of another company are not among them.
+        if not self.dead_letter_ids:
+            raise UserError(self.env._("No dead letter you may handle was chosen."))
         self.dead_letter_ids._resolve(self.note)
         return {"type": "ir.actions.act_window_close"}

@@ -14,7 +14,7 @@ registry.category("web_tour.tours").add("smart_dairy_jobs_dead_letter_tour", {
         },
         {
             content: "Open the failed job's entry",
-            trigger: ".o_list_view .o_data_row td[name='task_name']:contains('smart_dairy.health.expect_file')",
+            trigger: ".o_list_view .o_data_row td[name='task_name']:contains('smart_dairy.health.fail')",
             run: "click",
         },
         {
@@ -35,7 +35,7 @@ registry.category("web_tour.tours").add("smart_dairy_jobs_dead_letter_tour", {
             trigger: ".o_form_view .o_statusbar_status .o_arrow_button_current:contains('Requeued')",
         },
         {
-            trigger: ".o_form_view .o_field_widget[name='requeued_job_id'] a, .o_form_view .o_field_widget[name='requeued_job_id']:contains('smart_dairy.health.expect_file')",
+            trigger: ".o_form_view .o_field_widget[name='requeued_job_id'] a, .o_form_view .o_field_widget[name='requeued_job_id']:contains('smart_dairy.health.fail')",
         },
     ],
 });

@@ -2,15 +2,25 @@
 import { registry } from "@web/core/registry";
 import { openJobsApp } from "@smart_dairy_jobs/tours/tour_steps";
 
-async function writeJob(values) {
-    const id = parseInt(window.location.pathname.split("/").pop());
-    await fetch("/web/dataset/call_kw/smart_dairy.job/write", {
+async function rpc(url, params) {
+    const response = await fetch(url, {
         method: "POST",
         headers: { "Content-Type": "application/json" },
-        body: JSON.stringify({
-            jsonrpc: "2.0", method: "call",
-            params: { model: "smart_dairy.job", method: "write", args: [[id], values], kwargs: {} },
-        }),
+        body: JSON.stringify({ jsonrpc: "2.0", method: "call", params }),
+    });
+    return (await response.json()).result;
+}
+
+// What a worker does: report the job's progress over RPC as the bridge user (the test put its key in
+// a system parameter). Job fields are the system's: nobody writes them from a form or a raw call.
+async function workerReportsProgress(progress) {
+    const worker = JSON.parse(await rpc("/web/dataset/call_kw/ir.config_parameter/get_param", {
+        model: "ir.config_parameter", method: "get_param", args: ["smart_dairy_jobs.tour_worker"], kwargs: {},
+    }));
+    await rpc("/jsonrpc", {
+        service: "object", method: "execute_kw",
+        args: [worker.db, worker.uid, worker.key, "smart_dairy.job", "bridge_report",
+               [[{ uuid: worker.uuid, attempt: worker.attempt, state: "progress", progress }]]],
     });
 }
 
@@ -64,7 +74,7 @@ registry.category("web_tour.tours").add("smart_dairy_jobs_monitoring_tour", {
         {
             content: "The worker reports 50 % (written behind the page's back)",
             trigger: ".o_form_view .o_field_sdj_live_progressbar",
-            run: async () => writeJob({ progress: 50 }),
+            run: async () => workerReportsProgress(50),
         },
         { content: "The bar moves by itself", trigger: ".o_form_view .o_field_sdj_live_progressbar:contains('50')" },
     ],
