@@ -18,5 +18,14 @@ MAX_REPORTS_PER_CALL = 5000
 # submit_readings: batches per call and readings per call, all batches together.
 MAX_READING_BATCHES_PER_CALL = 1000
 MAX_READINGS_PER_CALL = 20000
+# submit_readings: characters of a device ID (one level of an MQTT topic), readings per job (a
+# larger batch is split so one job stays well inside its 30 s).
+MAX_DEVICE_ID_LENGTH = 64
+MAX_READINGS_PER_JOB = 2000
+# Jobs named in one get_status / cancel call.
+MAX_REFS_PER_CALL = 5000
+# Records per send_mail_template call and payments per process_payment call.
+MAX_TEMPLATE_RECORDS = 100
+MAX_PAYMENTS_PER_CALL = 100
 # Free-text fields callers give (task names, queue names, mail subjects...).
 MAX_NAME_LENGTH = 256

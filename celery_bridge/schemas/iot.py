@@ -1,13 +1,10 @@
 """Schemas of the IoT tasks (smart_dairy_iot). Single readings are judged by the IoT catalog, which
 counts each bad one by reason; the schema bounds the batch's shape and size."""
+from ..limits import MAX_DEVICE_ID_LENGTH, MAX_READINGS_PER_JOB
 from . import call_schema, register
 from ._types import DATE, number, optional, text
 
-# Readings of one process_sensor_data job: submit_readings splits a bigger batch, so one job stays well
-# inside its 30 s. The readings of one submit_readings call are bounded by celery_bridge.limits.
-MAX_READINGS_PER_JOB = 2000
-# A device ID is one level of an MQTT topic; the device model stores at most this many characters.
-MAX_DEVICE_ID_LENGTH = 64
+__all__ = ["MAX_DEVICE_ID_LENGTH", "MAX_READINGS_PER_JOB"]  # also imported from here by the IoT addon
 READING = {"anyOf": [
     {"type": "array", "minItems": 2, "maxItems": 4},
     {"type": "object", "maxProperties": 8},

@@ -34,7 +34,7 @@ DISPATCH_OPTIONS = (
 )
 PUBLISH_BATCH = 500
 # Jobs named in one get_status or cancel call.
-MAX_REFS_PER_CALL = 5000
+MAX_REFS_PER_CALL = limits.MAX_REFS_PER_CALL
 MAX_REPORTS_PER_CALL = limits.MAX_REPORTS_PER_CALL
 POSTCOMMIT_KEY = "smart_dairy_jobs.publish_ids"
 

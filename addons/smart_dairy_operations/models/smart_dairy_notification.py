@@ -14,7 +14,7 @@ BULK_CHUNK = 100  # B-009 §3.2: bulk mail goes out in batches of 100
 # One chunk job per BULK_CHUNK recipients, at most limits.MAX_DISPATCH_MANY chunks per mailing.
 MAX_BULK_RECIPIENTS = BULK_CHUNK * limits.MAX_DISPATCH_MANY
 # Records one send_mail_template call renders (one job per recipient, limits.MAX_DISPATCH_MANY at most).
-MAX_TEMPLATE_RECORDS = 100
+MAX_TEMPLATE_RECORDS = limits.MAX_TEMPLATE_RECORDS
 
 
 class SmartDairyNotification(models.AbstractModel):

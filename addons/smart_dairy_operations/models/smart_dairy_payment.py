@@ -3,7 +3,7 @@ import math
 from odoo import api, fields, models
 from odoo.exceptions import AccessError, UserError, ValidationError
 
-from celery_bridge import schemas
+from celery_bridge import limits, schemas
 from celery_bridge.payments.gateway import REFERENCE
 
 PROCESS_PAYMENT = "smart_dairy.payment.process_payment"
@@ -13,7 +13,7 @@ STATES = [("draft", "Draft"), ("processing", "Processing"), ("paid", "Paid"), ("
 # The process_payment schema takes at most 12 digits before the decimal point.
 MAX_AMOUNT = 10**12 - 1
 # Payments one process_payment call may charge (each is one job).
-MAX_PAYMENTS_PER_CALL = 100
+MAX_PAYMENTS_PER_CALL = limits.MAX_PAYMENTS_PER_CALL
 
 
 class SmartDairyPayment(models.Model):
