@@ -50,6 +50,9 @@ def build_config(settings):
             "socket_timeout": settings.publish_timeout,
             "socket_connect_timeout": settings.publish_timeout,
         },
+        # A message the worker cannot run (unknown task, invalid, undecodable) is refused without
+        # logging its body: job arguments may hold secrets (celery_bridge.base.SecretSafeConsumer).
+        "worker_consumer": "celery_bridge.base:SecretSafeConsumer",
         # Odoo is the record of every job: no Celery task events needed (they cost throughput).
         "worker_send_task_events": False,
         "task_send_sent_event": False,

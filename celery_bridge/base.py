@@ -16,11 +16,18 @@ import time
 from datetime import datetime, timezone
 from typing import NamedTuple, Optional
 
-from celery import Task
-from celery.signals import task_unknown, worker_init, worker_process_shutdown, worker_ready, worker_shutdown
+from celery import Task, signals
+from celery.exceptions import NotRegistered
+from celery.signals import (
+    after_setup_logger, after_setup_task_logger, task_unknown, worker_init, worker_process_shutdown, worker_ready,
+    worker_shutdown,
+)
+from celery.utils.objects import Bunch
+from celery.worker.consumer import Consumer
 from celery.worker.request import Request
 
 from . import circuit, errors, jobstate, metrics, schemas
+from .scrub import MASK
 from .idempotency import BUSY, DONE, DUPLICATE, Claims
 from .producer import (
     ATTEMPT_HEADER, COMPANY_HEADER, KEY_HEADER, KEY_TTL_HEADER, LEASE_HEADER, SERVICE_HEADER, USER_HEADER,
@@ -146,6 +153,13 @@ _running = RunningJobs()
 
 class OdooJobRequest(Request):
     """The worker's handle on one message; its hard time-out runs in the parent process."""
+
+    def info(self, safe=False):
+        # What `celery inspect active/reserved/scheduled` answers any broker client: never the
+        # job's arguments (they may hold secrets); Odoo shows them, masked, to those allowed.
+        info = super().info(safe=True)
+        info["args"] = info["kwargs"] = MASK
+        return info
 
     def on_timeout(self, soft, timeout):
         if soft:
@@ -359,22 +373,147 @@ def _start_worker_services(sender=None, **kwargs):
     threading.Thread(target=heartbeat.run, name="worker-heartbeat", daemon=True).start()
 
 
-@task_unknown.connect
-def _report_unknown_task(sender=None, name=None, id=None, message=None, exc=None, **kwargs):
-    """A job whose task this worker does not have fails at once instead of sitting 'enqueued'."""
+def _report_refused_message(message, error_type, error_message):
+    """A job whose message the worker cannot run fails at once instead of sitting 'enqueued'."""
     headers = getattr(message, "headers", None) or {}
-    attempt = headers.get(ATTEMPT_HEADER)
-    if attempt is None:
-        return
+    attempt = _int_or_none(headers.get(ATTEMPT_HEADER)) if isinstance(headers, dict) else None
+    if attempt is None or not headers.get("id"):
+        return  # not an Odoo job (plain Celery, or not a task at all): nobody to tell
+    try:
+        _submit_failure(headers["id"], attempt, error_type, error_message)
+    except Exception:  # noqa: BLE001 - the consumer goes on; Odoo's reaper takes the job back later
+        _logger.exception("Could not report the refused job %s to Odoo", headers["id"])
+
+
+def _submit_failure(job_uuid, attempt, error_type, error_message):
     _reporter().submit({
-        "uuid": id,
-        "attempt": int(attempt),
+        "uuid": job_uuid,
+        "attempt": attempt,
         "state": jobstate.FAILURE,
         "at": utcnow_iso(),
         "worker": socket.gethostname(),
-        "error_type": errors.UNKNOWN_TASK,
-        "error_message": f"No worker task named {name!r}: is the worker up to date?",
+        "error_type": error_type,
+        "error_message": error_message,
     })
+
+
+@task_unknown.connect
+def _report_unknown_task(sender=None, name=None, id=None, message=None, exc=None, **kwargs):
+    _report_refused_message(message, errors.UNKNOWN_TASK, f"No worker task named {name!r}: is the worker up to date?")
+
+
+# --- Secrets never reach the worker's log -------------------------------------------------------
+# A job's arguments may hold secrets (a gateway password, an API key). Celery logs a message's whole
+# body and headers (whose argsrepr/kwargsrepr repeat the arguments) when it cannot run it: an unknown
+# task, an invalid or undecodable message. SecretSafeConsumer (the app's ``worker_consumer``) handles
+# those messages the same way without logging their content; HideJobArguments, on Celery's loggers
+# and on every handler the worker sets up, is the net under it for any other record that carries a
+# job's arguments (the received/succeeded/failed lines' context, the pool's debug line).
+
+def _describe_message(message):
+    headers = getattr(message, "headers", None)
+    headers = headers if isinstance(headers, dict) else {}
+    body = getattr(message, "body", None) or b""
+    return (f"task {headers.get('task')!r}, id {headers.get('id')!r}, content type "
+            f"{getattr(message, 'content_type', None)!r}, {len(body)} bytes; body and arguments not logged")
+
+
+class SecretSafeConsumer(Consumer):
+    """Celery's consumer, refusing messages it cannot run exactly as Celery does (reject, mark the
+    result failed, send the signals) but logging only the task's name and id, never the message."""
+
+    def on_unknown_message(self, body, message):
+        _logger.warning("Received and deleted a message that is not a task (%s)", _describe_message(message))
+        message.reject_log_error(_logger, self.connection_errors)
+        signals.task_rejected.send(sender=self, message=message, exc=None)
+
+    def on_unknown_task(self, body, message, exc):
+        try:
+            id_, name = message.headers["id"], message.headers["task"]
+            root_id = message.headers.get("root_id")
+        except (KeyError, TypeError):  # protocol 1: the task is named in the body
+            payload = message.payload
+            id_, name, root_id = payload["id"], payload["task"], None
+        _logger.error("Received a task no worker task is registered for, discarded (%s)",
+                      _describe_message(message))
+        request = Bunch(
+            name=name, chord=None, root_id=root_id,
+            correlation_id=message.properties.get("correlation_id"),
+            reply_to=message.properties.get("reply_to"),
+            errbacks=None,
+        )
+        message.reject_log_error(_logger, self.connection_errors)
+        self.app.backend.mark_as_failure(id_, NotRegistered(name), request=request)
+        if self.event_dispatcher:
+            self.event_dispatcher.send("task-failed", uuid=id_, exception=f"NotRegistered({name!r})")
+        signals.task_unknown.send(sender=self, message=message, exc=exc, name=name, id=id_)
+
+    def on_invalid_task(self, body, message, exc):
+        _logger.error("Received an invalid task message, discarded: %s (%s)", type(exc).__name__,
+                      _describe_message(message))
+        message.reject_log_error(_logger, self.connection_errors)
+        signals.task_rejected.send(sender=self, message=message, exc=exc)
+        _report_refused_message(message, errors.VALIDATION, f"The worker refused the job's message: "
+                                                           f"{type(exc).__name__}")
+
+    def on_decode_error(self, message, exc):
+        _logger.critical("Cannot decode a message, discarded: %s (%s)", type(exc).__name__,
+                         _describe_message(message))
+        message.ack()
+        _report_refused_message(message, errors.VALIDATION, "The worker could not decode the job's message")
+
+
+# Celery's templates that print a message's body or headers: replaced by a line without them.
+_BODY_TEMPLATES = ("The full contents of the message body", "Can't decode message body")
+_ARGUMENT_FIELDS = ("args", "kwargs", "argsrepr", "kwargsrepr", "body", "headers")
+
+
+class HideJobArguments(logging.Filter):
+    """Masks a job's arguments and message body in Celery's log records (never drops a record)."""
+
+    def filter(self, record):
+        message = record.msg if isinstance(record.msg, str) else ""
+        if any(template in message for template in _BODY_TEMPLATES):
+            first_line = message.strip().splitlines()[0].split("%")[0].strip()
+            record.msg, record.args = "%s (message content not logged)", (first_line,)
+            record.exc_info = record.exc_text = None
+        elif message.startswith("TaskPool: Apply") and isinstance(record.args, tuple) and record.args:
+            record.args = (record.args[0],) + (MASK,) * (len(record.args) - 1)
+        elif isinstance(record.args, dict):
+            record.args = self._masked(record.args)
+        data = getattr(record, "data", None)
+        if isinstance(data, dict):
+            record.data = self._masked(data)
+        return True
+
+    @staticmethod
+    def _masked(context):
+        return {key: MASK if key in _ARGUMENT_FIELDS and value not in (None, "") else value
+                for key, value in context.items()}
+
+
+HIDE_JOB_ARGUMENTS = HideJobArguments()
+CELERY_LOGGERS = ("celery", "celery.worker.strategy", "celery.app.trace", "celery.pool", "celery.worker.request",
+                  "celery.worker.consumer.consumer", "celery.worker.consumer", "celery.redirected", "kombu")
+
+
+def install_log_filter(*loggers):
+    for logger in loggers or [logging.getLogger(name) for name in CELERY_LOGGERS]:
+        if HIDE_JOB_ARGUMENTS not in logger.filters:
+            logger.addFilter(HIDE_JOB_ARGUMENTS)
+        for handler in logger.handlers:
+            if HIDE_JOB_ARGUMENTS not in handler.filters:
+                handler.addFilter(HIDE_JOB_ARGUMENTS)
+
+
+install_log_filter()
+
+
+@after_setup_logger.connect
+@after_setup_task_logger.connect
+def _hide_job_arguments_in_logs(logger=None, **kwargs):
+    """Every handler the worker logs through masks job arguments, whichever logger a record came from."""
+    install_log_filter(logger or logging.getLogger())
 
 
 @worker_process_shutdown.connect

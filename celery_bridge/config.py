@@ -5,9 +5,11 @@ odoo.conf (the file named by ``ODOO_RC``), then falls back to a local default.
 """
 import configparser
 import os
+import stat
+import tempfile
 from dataclasses import dataclass, fields
 
-from .scrub import MASK, is_secret_key
+from .scrub import MASK, hide_url_passwords, is_secret_key
 
 SECTION = "smart_dairy_jobs"
 BRIDGE_LOGIN = "smart_dairy_jobs_bridge"
@@ -38,6 +40,9 @@ class Settings:
     iot_metrics_port: int = 9809  # the ingestion bridge's Prometheus endpoint; 0 turns it off
     backup_dir: str = "/var/backups/smart_dairy"  # where backup_database writes pg_dump files
     backup_keep: int = 7  # how many of them rotation keeps
+    # The only folder the diagnostic tasks (touch, expect_file) use; empty: a private folder in the
+    # system's temp directory (see diagnostics_dir()).
+    diagnostics_dir: str = ""
 
     # Outgoing mail (celery_bridge.mail)
     smtp_host: str = "127.0.0.1"
@@ -67,8 +72,10 @@ class Settings:
     def __repr__(self):
         shown = {f.name: getattr(self, f.name) for f in fields(self)}
         for name, value in shown.items():
-            if value and (is_secret_key(name) or name in ("database_dsn", "mqtt_url")):  # may hold a password
+            if value and is_secret_key(name):
                 shown[name] = MASK
+            else:  # broker, MQTT and database URLs may hold a password
+                shown[name] = hide_url_passwords(value)
         return "Settings(%s)" % ", ".join(f"{k}={v!r}" for k, v in shown.items())
 
 
@@ -97,3 +104,25 @@ def load_settings(environ=None, section=None):
         except ValueError as exc:
             raise ValueError(f"Setting {field.name} must be a {field.type.__name__}, got {raw!r}") from exc
     return Settings(**values)
+
+
+def diagnostics_dir(settings):
+    """The diagnostics folder (created 0700 if missing), as a resolved absolute path.
+
+    Refused (``PermissionError``) if it is a symlink, not a folder, or not owned by this OS user: a
+    folder someone else controls could point the diagnostics at files outside it.
+    """
+    path = settings.diagnostics_dir or os.path.join(tempfile.gettempdir(), f"smart_dairy_diagnostics-{os.getuid()}")
+    path = os.path.abspath(path)
+    try:
+        os.makedirs(path, mode=0o700)
+    except FileExistsError:
+        pass
+    info = os.lstat(path)
+    if stat.S_ISLNK(info.st_mode) or not stat.S_ISDIR(info.st_mode):
+        raise PermissionError(f"the diagnostics folder {path} must be a real folder, not a link or a file")
+    if info.st_uid != os.getuid():
+        raise PermissionError(f"the diagnostics folder {path} belongs to another user")
+    if info.st_mode & 0o077:  # an existing folder others could write in or read: make it ours alone
+        os.chmod(path, 0o700)
+    return os.path.realpath(path)

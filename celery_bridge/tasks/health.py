@@ -7,8 +7,9 @@ from datetime import datetime, timezone
 from celery.exceptions import SoftTimeLimitExceeded
 
 from .. import errors
-from ..base import OdooJobTask
+from ..base import OdooJobTask, _settings
 from ..celery import app
+from ..config import diagnostics_dir
 
 _DIAGNOSTIC_ERRORS = {
     errors.NETWORK_TIMEOUT: errors.NetworkTimeout,
@@ -56,19 +57,41 @@ def sleep(self, seconds=1.0, ignore_soft_limit=False):
     return {"slept": seconds}
 
 
+def diagnostic_file(name):
+    """The path of the diagnostics file ``name``: inside the worker's diagnostics folder, or refused.
+
+    The schema already takes only plain names; this checks again where the name really leads
+    (``..``, an absolute path, a symlink planted in the folder), so a diagnostic never reads or
+    writes outside the folder the worker owns for it.
+    """
+    if not isinstance(name, str) or not name or os.sep in name or (os.altsep and os.altsep in name) \
+            or name in (".", ".."):
+        raise errors.InvalidInput(f"{name!r} is not a file name: diagnostics take a name, never a path")
+    folder = diagnostics_dir(_settings())
+    path = os.path.realpath(os.path.join(folder, name))
+    if os.path.dirname(path) != folder:
+        raise errors.PermissionDenied(f"{name!r} leads outside the diagnostics folder")
+    return path
+
+
 @app.task(base=OdooJobTask, bind=True, name="smart_dairy.health.expect_file")
 def expect_file(self, path):
-    """Succeed once ``path`` exists: a failure an admin can fix, to rehearse dead-letter requeues."""
-    if not os.path.exists(path):
-        raise errors.NotFound(f"{path} does not exist")
+    """Succeed once the diagnostics file ``path`` (a name) exists: a failure an admin can fix, to
+    rehearse dead-letter requeues."""
+    if not os.path.exists(diagnostic_file(path)):
+        raise errors.NotFound(f"{path} does not exist in the diagnostics folder")
     return {"found": path}
 
 
 @app.task(base=OdooJobTask, bind=True, name="smart_dairy.health.touch")
 def touch(self, path, hold=0.0):
-    """Append a line to ``path`` (after ``hold`` seconds): counts how often a job really ran."""
+    """Append a line to the diagnostics file ``path`` (a name; after ``hold`` seconds): counts how
+    often a job really ran."""
+    target = diagnostic_file(path)
     time.sleep(float(hold))
-    with open(path, "a", encoding="utf-8") as handle:
+    # O_NOFOLLOW: a symlink planted under that name after the check is refused, not followed.
+    descriptor = os.open(target, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW, 0o600)
+    with os.fdopen(descriptor, "a", encoding="utf-8") as handle:
         handle.write(f"{self.request.id}\n")
-    with open(path, encoding="utf-8") as handle:
+    with open(target, encoding="utf-8") as handle:
         return {"runs": sum(1 for _line in handle)}

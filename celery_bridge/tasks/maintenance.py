@@ -12,6 +12,7 @@ from .. import errors
 from ..base import OdooJobTask, _settings
 from ..celery import app
 from ..odoo_client import get_client
+from ..scrub import hide_url_passwords, redact
 
 # Small batches, each its own transaction: no lock held for long, the ingestion keeps writing.
 BATCH = 5000
@@ -99,6 +100,7 @@ def backup_database(self, keep=None):
     if result.returncode:
         partial.unlink(missing_ok=True)
         first_line = (result.stderr.strip().splitlines() or ["no message"])[0]
+        first_line = redact(hide_url_passwords(first_line), [params.get("password")])  # never the password
         raise errors.JobError(f"pg_dump failed ({result.returncode}): {first_line[:300]}")
     partial.rename(target)
     pattern = re.compile(rf"^{re.escape(dbname)}-\d{{8}}T\d{{12}}Z\.dump$")

@@ -1,8 +1,14 @@
+import logging
+import os
 from dataclasses import fields
 
+import pytest
+from celery.worker.consumer.consumer import INVALID_TASK_ERROR, UNKNOWN_TASK_ERROR
+
 from celery_bridge import routing
-from celery_bridge.config import Settings, load_settings
-from celery_bridge.scrub import MASK, scrub
+from celery_bridge.base import HideJobArguments
+from celery_bridge.config import Settings, diagnostics_dir, load_settings
+from celery_bridge.scrub import MASK, hide_url_passwords, is_secret_key, scrub
 
 
 def test_environment_wins_over_odoo_conf(tmp_path):
@@ -65,3 +71,86 @@ def test_new_settings_read_numbers_from_odoo_conf():
     settings = load_settings({}, section={"smtp_port": "2525", "payment_timeout": "5.5", "sms_url": "http://x/s"})
     assert (settings.smtp_port, settings.payment_timeout, settings.sms_url) == (2525, 5.5, "http://x/s")
     assert settings.smtp_security == "none"
+
+
+SECRET_NAMES = [
+    "password", "Password", "passwd", "pwd", "db_pwd", "passphrase", "secret", "client_secret", "token",
+    "access_token", "refreshToken", "api_key", "apiKey", "APIKey", "X-Api-Key", "app_key", "access_key",
+    "AWS_ACCESS_KEY_ID", "secret_key", "private_key", "session_key", "sessionKey", "session_id", "cookie",
+    "Set-Cookie", "cookies", "auth", "Authorization", "credentials", "otp", "pin", "card_pin", "mpin", "cvv",
+    "cvv2", "cvc", "card_number", "security_code", "userPassword", "smtp_password", "bkash_app_secret", "dsn",
+]
+ORDINARY_NAMES = [
+    "amount", "username", "login", "email", "key", "idempotency_key", "keyword", "milking_session", "session",
+    "author", "spin_speed", "compass", "passenger", "pinned", "spinach", "company_id", "device_code", "note",
+    "sms_sender_id", "smtp_user", "path", "days_to_keep",
+]
+
+
+@pytest.mark.parametrize("name", SECRET_NAMES)
+def test_usual_secret_names_are_secrets(name):
+    assert is_secret_key(name)
+
+
+@pytest.mark.parametrize("name", ORDINARY_NAMES)
+def test_ordinary_names_stay_visible(name):
+    assert not is_secret_key(name)
+
+
+def test_scrub_masks_the_new_names_and_url_passwords():
+    data = {"pwd": "p", "access_key": "a", "session_key": "s", "cvv": "123", "pin": "0000", "cookie": "c=1",
+            "milking_session": "morning", "broker": "redis://:hunter2@redis:6379/0", "count": 3}
+    assert scrub(data) == {"pwd": MASK, "access_key": MASK, "session_key": MASK, "cvv": MASK, "pin": MASK,
+                           "cookie": MASK, "milking_session": "morning", "broker": f"redis://:{MASK}@redis:6379/0",
+                           "count": 3}
+
+
+def test_url_and_dsn_passwords_are_hidden():
+    assert hide_url_passwords("postgresql://odoo:pw1@db:5432/x") == f"postgresql://odoo:{MASK}@db:5432/x"
+    assert hide_url_passwords("host=db password='a b' user=odoo") == f"host=db password={MASK} user=odoo"
+    assert hide_url_passwords("redis://redis:6379/0") == "redis://redis:6379/0"
+
+
+def test_settings_repr_hides_broker_passwords_but_shows_where_the_broker_is():
+    shown = repr(load_settings({"CELERY_BROKER_URL": "redis://:br0ker-pw@redis:6379/0",
+                                "CELERY_RESULT_BACKEND": "redis://:br0ker-pw@redis:6379/1"}, section={}))
+    assert "br0ker-pw" not in shown
+    assert f"celery_broker_url='redis://:{MASK}@redis:6379/0'" in shown
+
+
+def _filtered(msg, *args):
+    record = logging.LogRecord("celery.worker.consumer.consumer", logging.ERROR, __file__, 1, msg, args, None)
+    HideJobArguments().filter(record)
+    return record.getMessage()
+
+
+def test_log_filter_drops_message_bodies_from_celerys_own_templates():
+    body = "([], {'password': 'hunter2-xyz'}, {}) (99b)"
+    shown = _filtered(UNKNOWN_TASK_ERROR, KeyError("x.y"), body, {"kwargsrepr": "{'password': 'hunter2-xyz'}"}, {})
+    assert "hunter2-xyz" not in shown and "Received unregistered task of type" in shown
+    assert "hunter2-xyz" not in _filtered(INVALID_TASK_ERROR, ValueError("bad"), body)
+
+
+def test_log_filter_masks_job_arguments_in_celerys_task_lines():
+    context = {"id": "1", "name": "t", "args": "['x']", "kwargs": "{'api_key': 'k-12345'}", "eta": None}
+    shown = _filtered("Task %(name)s[%(id)s] received %(args)s %(kwargs)s", context)
+    assert "k-12345" not in shown and "'x'" not in shown and "Task t[1] received" in shown
+
+
+def test_diagnostics_folder_is_private_and_created_once(tmp_path):
+    folder = tmp_path / "diag"
+    settings = load_settings({"DIAGNOSTICS_DIR": str(folder)}, section={})
+    assert diagnostics_dir(settings) == os.path.realpath(folder)
+    assert folder.stat().st_mode & 0o777 == 0o700
+    folder.chmod(0o755)
+    assert diagnostics_dir(settings) == os.path.realpath(folder)
+    assert folder.stat().st_mode & 0o777 == 0o700, "an existing folder is made private"
+    default = diagnostics_dir(load_settings({}, section={}))
+    assert os.path.isdir(default) and os.stat(default).st_mode & 0o777 == 0o700
+
+
+def test_a_diagnostics_folder_that_is_a_symlink_is_refused(tmp_path):
+    (tmp_path / "real").mkdir()
+    (tmp_path / "link").symlink_to(tmp_path / "real")
+    with pytest.raises(PermissionError):
+        diagnostics_dir(load_settings({"DIAGNOSTICS_DIR": str(tmp_path / "link")}, section={}))

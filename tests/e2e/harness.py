@@ -6,6 +6,7 @@ import subprocess
 import sys
 import sysconfig
 import time
+import uuid
 import xmlrpc.client
 from pathlib import Path
 
@@ -153,6 +154,16 @@ class OdooServer:
     def rpc(self, endpoint):
         return xmlrpc.client.ServerProxy(f"{self.url}/xmlrpc/2/{endpoint}", allow_none=True)
 
+    def sql(self, query, params=()):
+        """Run one SQL statement on this database, committed: for what no API may do, such as moving
+        a system-set timestamp into the past to stand for time gone by."""
+        import psycopg2
+
+        with psycopg2.connect(host="127.0.0.1", user=os.environ.get("PGUSER_ODOO", "odoo"), dbname=self.db) as conn:
+            with conn.cursor() as cr:
+                cr.execute(query, params)
+                return cr.rowcount
+
     def run_odoo_python(self, script, *args, timeout=120):
         """Run a script that uses Odoo in-process against this database (real commits and rollbacks)."""
         result = subprocess.run(
@@ -265,10 +276,14 @@ def issue_bridge_key(admin):
 class Worker:
     def __init__(self, workdir, odoo, broker_url, api_key, name="e2e", concurrency=2):
         self.log = Path(workdir) / f"worker-{name}.log"
+        # Where touch and expect_file read and write (they take a file name, never a path); shared by
+        # every worker of the session, as the workers of one host share theirs.
+        self.diagnostics_dir = Path(workdir) / "diagnostics"
+        self.diagnostics_dir.mkdir(mode=0o700, exist_ok=True)
         self.env = dict(
             odoo_env(), ODOO_URL=odoo.url, ODOO_DB=odoo.db, ODOO_API_KEY=api_key,
             CELERY_BROKER_URL=f"{broker_url}/0", CELERY_RESULT_BACKEND=f"{broker_url}/1",
-            HEARTBEAT_INTERVAL="1", METRICS_PORT=str(free_port()),
+            HEARTBEAT_INTERVAL="1", METRICS_PORT=str(free_port()), DIAGNOSTICS_DIR=str(self.diagnostics_dir),
             ODOO_RC=str(odoo.conf),  # the IoT tasks find Odoo's database from its db_* options
         )
         self.metrics_url = f"http://127.0.0.1:{self.env['METRICS_PORT']}/metrics"
@@ -287,6 +302,11 @@ class Worker:
         wait_for(lambda: self.log.read_text().count("ready.") > readies or self.process.poll() is not None,
                  timeout=60, what="the Celery worker to be ready")
         assert self.process.poll() is None, self.log.read_text()
+
+    def diagnostics_file(self, prefix="runs"):
+        """A fresh diagnostics file: its name (for touch / expect_file) and its path here."""
+        name = f"{prefix}-{uuid.uuid4().hex[:12]}.txt"
+        return name, self.diagnostics_dir / name
 
     def stop(self):
         if self.process:

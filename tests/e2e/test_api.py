@@ -53,7 +53,27 @@ def fault_of(call, *args, **kwargs):
     return fault.value
 
 
-def test_each_method_with_an_api_key(worker, service, admin):
+@pytest.fixture
+def jobs_users_may_run_fail(admin):
+    """health.fail, a diagnostic (system administrators only), opened to Jobs users for one test:
+    who may dispatch a task type is data on the type."""
+    task_id = admin("smart_dairy.job.task", "search", [("name", "=", "smart_dairy.health.fail")])[0]
+    saved = admin("smart_dairy.job.task", "read", [task_id], ["group_ids"])[0]["group_ids"]
+    admin("smart_dairy.job.task", "write", [task_id],
+          {"group_ids": [(6, 0, [group(admin, "smart_dairy_jobs.group_user")])]})
+    yield
+    admin("smart_dairy.job.task", "write", [task_id], {"group_ids": [(6, 0, saved)]})
+
+
+def test_diagnostics_are_refused_to_a_jobs_user(service):
+    before = service("smart_dairy.job", "search_count", [])
+    fault = fault_of(service, "smart_dairy.job", "dispatch", "smart_dairy.health.fail",
+                     kwargs={"error_type": "validation"})
+    assert fault.faultCode == ACCESS_ERROR
+    assert service("smart_dairy.job", "search_count", []) == before
+
+
+def test_each_method_with_an_api_key(worker, service, admin, jobs_users_may_run_fail):
     job_id = service("smart_dairy.job", "dispatch", "smart_dairy.health.fail", kwargs={"error_type": "validation"})
     wait_for_state(service, job_id, "failure")
     [status] = service("smart_dairy.job", "get_status", [job_id])
@@ -93,7 +113,7 @@ def test_another_companys_jobs_are_out_of_reach(service, outsider):
     ("smart_dairy.job", "dispatch", ["smart_dairy.health.ping"], {"when": "now"}, "Unknown dispatch option(s): when"),
     ("smart_dairy.job", "get_status", [[]], {}, "non-empty list"),
     ("smart_dairy.job", "get_status", [["not-a-uuid"]], {}, "No job with uuid not-a-uuid"),
-    ("smart_dairy.job", "cancel", [[True]], {}, "ids (integers) or uuids"),
+    ("smart_dairy.job", "cancel", [[True]], {}, "or uuids (text)"),
     ("smart_dairy.job.dead.letter", "list_dead_letters", [], {"limit": -5}, "limit must be a positive whole number"),
 ])
 def test_malformed_calls_are_faults_that_write_nothing(service, model, method, args, kwargs, message):

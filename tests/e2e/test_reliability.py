@@ -10,6 +10,8 @@ from pathlib import Path
 import redis as redis_lib
 from kombu import Connection, Exchange, Producer
 
+from celery_bridge.idempotency import make_key
+
 from .harness import wait_for
 from .test_walking_skeleton import read_job, wait_for_state
 
@@ -36,9 +38,9 @@ def lines(path):
     return Path(path).read_text().splitlines() if Path(path).exists() else []
 
 
-def test_sigkill_of_the_pool_process_runs_the_task_again_and_succeeds_once(live_worker, admin, tmp_path):
-    marker = tmp_path / "runs.txt"
-    job_id = admin("smart_dairy.job", "dispatch", "smart_dairy.health.touch", kwargs={"path": str(marker), "hold": 3})
+def test_sigkill_of_the_pool_process_runs_the_task_again_and_succeeds_once(live_worker, admin):
+    name, marker = live_worker.diagnostics_file()
+    job_id = admin("smart_dairy.job", "dispatch", "smart_dairy.health.touch", kwargs={"path": name, "hold": 3})
     wait_for_state(admin, job_id, "started")
     for child in live_worker.pool_children():
         child.kill()
@@ -50,10 +52,10 @@ def test_sigkill_of_the_pool_process_runs_the_task_again_and_succeeds_once(live_
     assert live_worker.log.read_text().count(f"[{uuid}] received") == 2
 
 
-def test_sigkill_of_the_whole_worker_is_healed_by_the_lease(live_worker, admin, task_settings, tmp_path):
+def test_sigkill_of_the_whole_worker_is_healed_by_the_lease(live_worker, admin, task_settings):
     task_settings("smart_dairy.health.touch", lease_seconds=3, max_retries=2)
-    marker = tmp_path / "runs.txt"
-    job_id = admin("smart_dairy.job", "dispatch", "smart_dairy.health.touch", kwargs={"path": str(marker), "hold": 4})
+    name, marker = live_worker.diagnostics_file()
+    job_id = admin("smart_dairy.job", "dispatch", "smart_dairy.health.touch", kwargs={"path": name, "hold": 4})
     wait_for_state(admin, job_id, "started")
     live_worker.kill_hard()
     live_worker.start()
@@ -65,9 +67,9 @@ def test_sigkill_of_the_whole_worker_is_healed_by_the_lease(live_worker, admin, 
     assert len(lines(marker)) == 1
 
 
-def test_reports_wait_in_the_spool_while_odoo_is_down(live_worker, odoo, broker, admin, tmp_path):
-    marker = tmp_path / "runs.txt"
-    job_id = admin("smart_dairy.job", "dispatch", "smart_dairy.health.touch", kwargs={"path": str(marker), "hold": 2})
+def test_reports_wait_in_the_spool_while_odoo_is_down(live_worker, odoo, broker, admin):
+    name, marker = live_worker.diagnostics_file()
+    job_id = admin("smart_dairy.job", "dispatch", "smart_dairy.health.touch", kwargs={"path": name, "hold": 2})
     wait_for_state(admin, job_id, "started")
     odoo.stop_http()
     try:
@@ -81,11 +83,11 @@ def test_reports_wait_in_the_spool_while_odoo_is_down(live_worker, odoo, broker,
     assert redis_lib.Redis.from_url(broker.url + "/0").llen("sdj:reports") == 0
 
 
-def test_jobs_lost_with_a_redis_restart_are_sent_again(live_worker, broker, admin, task_settings, tmp_path):
+def test_jobs_lost_with_a_redis_restart_are_sent_again(live_worker, broker, admin, task_settings):
     task_settings("smart_dairy.health.touch", enqueued_timeout=1)
     live_worker.stop()  # messages stay queued in Redis
-    marker = tmp_path / "runs.txt"
-    job_id = admin("smart_dairy.job", "dispatch", "smart_dairy.health.touch", kwargs={"path": str(marker)})
+    name, marker = live_worker.diagnostics_file()
+    job_id = admin("smart_dairy.job", "dispatch", "smart_dairy.health.touch", kwargs={"path": name})
     wait_for_state(admin, job_id, "enqueued")
     broker.stop()  # this Redis keeps nothing on disk: the queued message is gone
     broker.start()
@@ -106,9 +108,9 @@ def _resend(broker, job_uuid, attempt, kwargs):
                   headers={"sdj_attempt": attempt, "sdj_lease": 60})
 
 
-def test_the_same_message_delivered_twice_runs_once(live_worker, broker, admin, tmp_path):
-    marker = tmp_path / "runs.txt"
-    kwargs = {"path": str(marker), "hold": 1}
+def test_the_same_message_delivered_twice_runs_once(live_worker, broker, admin):
+    name, marker = live_worker.diagnostics_file()
+    kwargs = {"path": name, "hold": 1}
     job_id = admin("smart_dairy.job", "dispatch", "smart_dairy.health.touch", kwargs=kwargs)
     job = wait_for_state(admin, job_id, "started")
     _resend(broker, job["uuid"], job["attempt"], kwargs)  # while the first copy runs
@@ -122,16 +124,18 @@ def test_the_same_message_delivered_twice_runs_once(live_worker, broker, admin, 
     assert json.loads(read_job(admin, job_id)["result_json"]) == {"runs": 1}
 
 
-def test_fifty_concurrent_dispatches_with_one_key_make_one_job(live_worker, odoo, gateway, tmp_path):
-    marker = tmp_path / "runs.txt"
+def test_fifty_concurrent_dispatches_with_one_key_make_one_job(live_worker, odoo, admin):
+    # touch is a diagnostic (system administrators only): the admin's account plays the service.
+    name, marker = live_worker.diagnostics_file()
+    user_key = f"pay-supplier-{marker.stem}"
     results, failures = [], []
 
     def dispatch():
         try:
             client = xmlrpc.client.ServerProxy(f"{odoo.url}/xmlrpc/2/object", allow_none=True)
             results.append(client.execute_kw(
-                odoo.db, gateway.uid, gateway.secret, "smart_dairy.job", "dispatch", ["smart_dairy.health.touch"],
-                {"kwargs": {"path": str(marker)}, "idempotency_key": f"pay-supplier-{marker.parent.name}"}))
+                odoo.db, admin.uid, admin.secret, "smart_dairy.job", "dispatch", ["smart_dairy.health.touch"],
+                {"kwargs": {"path": name}, "idempotency_key": user_key}))
         except Exception as exc:  # noqa: BLE001 - collected and asserted below
             failures.append(exc)
 
@@ -142,9 +146,10 @@ def test_fifty_concurrent_dispatches_with_one_key_make_one_job(live_worker, odoo
         thread.join(120)
     assert failures == []
     assert len(results) == 50 and len(set(results)) == 1
-    key = f"global:pay-supplier-{marker.parent.name}"
-    assert gateway("smart_dairy.job", "search_count", [("idempotency_key", "=", key)]) == 1
-    wait_for_state(gateway, results[0], "success")
+    company_id = admin("res.users", "read", [admin.uid], ["company_id"])[0]["company_id"][0]
+    key = make_key("smart_dairy.health.touch", company_id=company_id, key=user_key)
+    assert admin("smart_dairy.job", "search_count", [("idempotency_key", "=", key)]) == 1
+    wait_for_state(admin, results[0], "success")
     assert len(lines(marker)) == 1
 
 
@@ -165,9 +170,9 @@ def test_an_always_failing_task_reaches_the_dlq_after_exactly_its_retries(live_w
     assert '"secret": "********"' in entry["kwargs_display"]
 
 
-def test_requeue_from_the_dlq_succeeds_once_the_cause_is_fixed(live_worker, admin, tmp_path):
-    missing = tmp_path / "delivery-note.csv"
-    job_id = admin("smart_dairy.job", "dispatch", "smart_dairy.health.expect_file", kwargs={"path": str(missing)})
+def test_requeue_from_the_dlq_succeeds_once_the_cause_is_fixed(live_worker, admin):
+    name, missing = live_worker.diagnostics_file("delivery-note")
+    job_id = admin("smart_dairy.job", "dispatch", "smart_dairy.health.expect_file", kwargs={"path": name})
     wait_for_state(admin, job_id, "failure")
     [entry_id] = job_by_id(admin, job_id)["dead_letter_ids"]
     missing.write_text("cow,litres\n")  # the admin fixes the cause
@@ -191,9 +196,9 @@ def test_an_open_circuit_defers_jobs_and_a_probe_closes_it(live_worker, admin, t
     [circuit] = admin("smart_dairy.job.circuit", "search_read", [("service", "=", service)], ["state", "failures"])
     assert circuit["state"] == "open"
 
-    present = tmp_path / "ok.txt"
+    name, present = live_worker.diagnostics_file("ok")
     present.write_text("ok")
-    job_id = admin("smart_dairy.job", "dispatch", "smart_dairy.health.expect_file", kwargs={"path": str(present)})
+    job_id = admin("smart_dairy.job", "dispatch", "smart_dairy.health.expect_file", kwargs={"path": name})
     wait_for(lambda: "deferred" in (job_by_id(admin, job_id)["attempt_log"] or ""), timeout=30,
              what="the job to be deferred by the open circuit")
     job = wait_for_state(admin, job_id, {"success", "failure"}, timeout=60)
@@ -204,9 +209,9 @@ def test_an_open_circuit_defers_jobs_and_a_probe_closes_it(live_worker, admin, t
     assert circuit["state"] == "closed"
 
 
-def test_terminate_stops_a_running_job(live_worker, admin, tmp_path):
-    marker = tmp_path / "runs.txt"
-    job_id = admin("smart_dairy.job", "dispatch", "smart_dairy.health.touch", kwargs={"path": str(marker), "hold": 20})
+def test_terminate_stops_a_running_job(live_worker, admin):
+    name, marker = live_worker.diagnostics_file()
+    job_id = admin("smart_dairy.job", "dispatch", "smart_dairy.health.touch", kwargs={"path": name, "hold": 20})
     job = wait_for_state(admin, job_id, "started")
     admin("smart_dairy.job", "action_terminate", [job_id])
     assert read_job(admin, job_id)["state"] == "cancelled"
