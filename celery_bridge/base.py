@@ -26,7 +26,7 @@ from celery.utils.objects import Bunch
 from celery.worker.consumer import Consumer
 from celery.worker.request import Request
 
-from . import circuit, errors, jobstate, metrics, schemas
+from . import circuit, errors, jobstate, metrics, schemas, signing
 from .scrub import MASK
 from .idempotency import BUSY, DONE, DUPLICATE, Claims
 from .producer import (
@@ -111,6 +111,22 @@ class Deferred(Exception):
         return type(self), (self.args[0], self.retry_in)
 
 
+class ForgedMessage(Exception):
+    """The message is not signed by Odoo: it is not run, and nothing about it is reported (its headers
+    cannot be trusted to name a real job)."""
+
+
+def forgery(task_name, request, args, kwargs):
+    """Why a message must not run under signing (``JOB_SIGNING_SECRET`` set), or None."""
+    secrets = signing.secrets_of(_settings().job_signing_secret)
+    if not secrets:
+        return None
+    return signing.problem(
+        secrets, _header(request, signing.HEADER), task_name, request.id, args, kwargs,
+        _int_or_none(_header(request, ATTEMPT_HEADER)), _header(request, KEY_HEADER),
+        _int_or_none(_header(request, COMPANY_HEADER)), _int_or_none(_header(request, USER_HEADER)))
+
+
 class DuplicateDelivery(Exception):
     """Another process is running this very job: this copy of the message is dropped."""
 
@@ -190,6 +206,11 @@ class OdooJobTask(Task):
 
     def __call__(self, *args, **kwargs):
         metrics.TASKS_TOTAL.labels(self.name, metrics.queue_of(self.request), "started").inc()
+        refused = forgery(self.name, self.request, args, kwargs)
+        if refused:
+            # Signing is on: only Odoo's messages run — never a plain Celery call or a message someone
+            # wrote into the broker, which could otherwise start a backup or claim another company.
+            raise ForgedMessage(f"{self.name}[{self.request.id}] refused: {refused}")
         context = job_context(self.request)
         if context is None:
             return super().__call__(*args, **kwargs)
@@ -271,7 +292,7 @@ class OdooJobTask(Task):
         else:
             self._count("failure")
         context = job_context(self.request)
-        if context is None or isinstance(exc, DuplicateDelivery):
+        if context is None or isinstance(exc, (DuplicateDelivery, ForgedMessage)):
             return
         if isinstance(exc, Deferred):
             self._report(context, jobstate.RETRY, retry_in=exc.retry_in, deferred_reason=str(exc))
@@ -379,10 +400,25 @@ def _report_refused_message(message, error_type, error_message):
     attempt = _int_or_none(headers.get(ATTEMPT_HEADER)) if isinstance(headers, dict) else None
     if attempt is None or not headers.get("id"):
         return  # not an Odoo job (plain Celery, or not a task at all): nobody to tell
+    if signing.secrets_of(_settings().job_signing_secret) and not _signed_by_odoo(message, headers):
+        # Its headers may name a real job someone wants failed: only Odoo's own messages are reported.
+        _logger.warning("Refused message %s is not signed by Odoo: not reported", headers.get("id"))
+        return
     try:
         _submit_failure(headers["id"], attempt, error_type, error_message)
     except Exception:  # noqa: BLE001 - the consumer goes on; Odoo's reaper takes the job back later
         _logger.exception("Could not report the refused job %s to Odoo", headers["id"])
+
+
+def _signed_by_odoo(message, headers):
+    try:
+        args, kwargs = message.payload[:2]
+    except Exception:  # noqa: BLE001 - an undecodable body cannot be checked, hence is not trusted
+        return False
+    return signing.problem(
+        signing.secrets_of(_settings().job_signing_secret), headers.get(signing.HEADER), headers.get("task"),
+        headers.get("id"), args, kwargs, _int_or_none(headers.get(ATTEMPT_HEADER)), headers.get(KEY_HEADER),
+        _int_or_none(headers.get(COMPANY_HEADER)), _int_or_none(headers.get(USER_HEADER))) is None
 
 
 def _submit_failure(job_uuid, attempt, error_type, error_message):

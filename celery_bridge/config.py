@@ -43,6 +43,9 @@ class Settings:
     # The only folder the diagnostic tasks (touch, expect_file) use; empty: a private folder in the
     # system's temp directory (see diagnostics_dir()).
     diagnostics_dir: str = ""
+    # Shared by Odoo (signs every job message) and the workers (run only what is signed); several,
+    # comma-separated, while rotating. Empty: messages are not signed (development only).
+    job_signing_secret: str = ""
 
     # Outgoing mail (celery_bridge.mail)
     smtp_host: str = "127.0.0.1"

@@ -7,7 +7,9 @@ import logging
 import time
 from typing import NamedTuple
 
+from . import signing
 from .app_factory import make_app
+from .scrub import scrub
 
 _logger = logging.getLogger(__name__)
 
@@ -63,13 +65,13 @@ def publish(settings, messages):
         return sent
     app = publisher_app(settings)
     try:
-        _send(app, messages, sent)
+        _send(app, messages, sent, settings)
     except Exception as exc:  # noqa: BLE001 - a pooled connection may predate a broker restart
         _logger.info("Publishing failed (%s); retrying once on a fresh connection", exc)
         # A closed pool cannot be reopened: drop the whole app and build a new one.
         _apps.pop((settings.celery_broker_url, settings.publish_timeout), None)
         try:
-            _send(publisher_app(settings), messages[len(sent):], sent)
+            _send(publisher_app(settings), messages[len(sent):], sent, settings)
         except Exception as exc_again:  # noqa: BLE001 - any broker fault leaves the rest for the sweeper
             _logger.warning(
                 "Broker unreachable after sending %d of %d job(s); the rest stay pending: %s",
@@ -78,7 +80,15 @@ def publish(settings, messages):
     return sent
 
 
-def _send(app, messages, sent):
+def _signature(settings, message):
+    secrets = signing.secrets_of(settings.job_signing_secret)
+    if not secrets:
+        return None
+    return signing.sign(secrets[0], message.task_name, message.uuid, message.args, message.kwargs, message.attempt,
+                        message.key, message.company_id, message.user_id)
+
+
+def _send(app, messages, sent, settings):
     """Publish over one pooled connection, appending each uuid to ``sent`` once the broker has it."""
     with app.producer_or_acquire() as producer:
         for message in messages:
@@ -100,7 +110,11 @@ def _send(app, messages, sent):
                     SENT_AT_HEADER: time.time(),
                     COMPANY_HEADER: message.company_id,
                     USER_HEADER: message.user_id,
+                    signing.HEADER: _signature(settings, message),
                 },
+                # Celery copies argument reprs into the headers (events, Flower, log formats): masked.
+                argsrepr=repr(scrub(message.args)),
+                kwargsrepr=repr(scrub(message.kwargs)),
                 producer=producer,
                 retry=False,
                 # Odoo is the record of its jobs: their state and result come back through the

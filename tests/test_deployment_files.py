@@ -34,7 +34,8 @@ def _compose_command():
 
 @pytest.mark.skipif(_compose_command() is None, reason="neither docker compose nor docker-compose is installed")
 def test_compose_file_parses_with_every_worker_pool():
-    env = dict(os.environ, POSTGRES_PASSWORD="x", ODOO_API_KEY="y", FLOWER_BASIC_AUTH="a:b", REDIS_PASSWORD="r")
+    env = dict(os.environ, POSTGRES_PASSWORD="x", ODOO_API_KEY="y", FLOWER_BASIC_AUTH="a:b", REDIS_PASSWORD="r",
+               JOB_SIGNING_SECRET="s")
     result = subprocess.run(_compose_command() + ["config", "--services"], cwd=REPO, env=env,
                             capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
@@ -46,7 +47,7 @@ def test_compose_file_parses_with_every_worker_pool():
 @pytest.mark.skipif(_compose_command() is None, reason="neither docker compose nor docker-compose is installed")
 def test_compose_refuses_to_start_without_its_secrets():
     env = {k: v for k, v in os.environ.items()
-           if k not in ("POSTGRES_PASSWORD", "ODOO_API_KEY", "FLOWER_BASIC_AUTH", "REDIS_PASSWORD")}
+           if k not in ("POSTGRES_PASSWORD", "ODOO_API_KEY", "FLOWER_BASIC_AUTH", "REDIS_PASSWORD", "JOB_SIGNING_SECRET")}
     result = subprocess.run(_compose_command() + ["config", "-q"], cwd=REPO, env=env, capture_output=True, text=True)
     assert result.returncode != 0
     assert "POSTGRES_PASSWORD" in result.stderr or "ODOO_API_KEY" in result.stderr or "FLOWER" in result.stderr
@@ -89,7 +90,7 @@ def test_every_broker_url_carries_the_redis_password():
 @pytest.mark.skipif(_compose_command() is None, reason="neither docker compose nor docker-compose is installed")
 def test_resolved_compose_gives_every_redis_client_the_password():
     env = dict(os.environ, POSTGRES_PASSWORD="x", ODOO_API_KEY="y", FLOWER_BASIC_AUTH="a:b",
-               REDIS_PASSWORD="broker-pw-1")
+               REDIS_PASSWORD="broker-pw-1", JOB_SIGNING_SECRET="s")
     result = subprocess.run(_compose_command() + ["config"], cwd=REPO, env=env, capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
     services = yaml.safe_load(result.stdout)["services"]
@@ -103,3 +104,11 @@ def test_resolved_compose_gives_every_redis_client_the_password():
         for key, value in services[name]["environment"].items():
             if str(value).startswith("redis://"):
                 assert value.startswith("redis://:broker-pw-1@redis:6379/"), (name, key, value)
+
+
+def test_odoo_and_every_worker_share_the_signing_secret():
+    """Workers run only messages Odoo signed: both sides get JOB_SIGNING_SECRET, and compose refuses to
+    start without it."""
+    compose = _raw_compose()
+    for where in (compose["x-worker"]["environment"], compose["services"]["odoo"]["environment"]):
+        assert where["JOB_SIGNING_SECRET"].startswith("${JOB_SIGNING_SECRET:?"), where

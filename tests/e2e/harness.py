@@ -54,12 +54,29 @@ def addons_path():
     return ",".join(str(p) for p in (ODOO_PATH / "addons", site_addons, REPO / "addons"))
 
 
+# Odoo signs every job message with it and the workers run only signed messages, as in production.
+SIGNING_SECRET = f"e2e-signing-{uuid.uuid4().hex}"
+
+
 def odoo_env():
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join([str(ODOO_PATH), str(REPO), env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
     for name in ("ODOO_URL", "ODOO_DB", "ODOO_API_KEY", "CELERY_BROKER_URL", "CELERY_RESULT_BACKEND", "ODOO_RC"):
         env.pop(name, None)
+    env["JOB_SIGNING_SECRET"] = SIGNING_SECRET
     return env
+
+
+def signed_headers(task_name, task_id, args=(), kwargs=None, **headers):
+    """Message headers signed as Odoo signs them, for a test that publishes a job's message itself
+    (a redelivery, a racing resend)."""
+    from celery_bridge import signing
+    from celery_bridge.producer import ATTEMPT_HEADER, COMPANY_HEADER, KEY_HEADER, USER_HEADER
+
+    headers[signing.HEADER] = signing.sign(
+        SIGNING_SECRET, task_name, task_id, list(args), dict(kwargs or {}), headers.get(ATTEMPT_HEADER),
+        headers.get(KEY_HEADER), headers.get(COMPANY_HEADER), headers.get(USER_HEADER))
+    return headers
 
 
 class RedisServer:

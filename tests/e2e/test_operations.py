@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from .harness import wait_for
+from .harness import signed_headers, wait_for
 from .test_walking_skeleton import read_job, wait_for_state
 
 
@@ -219,8 +219,10 @@ def test_two_runs_at_once_for_one_payment_charge_once(admin, worker, outside, br
                                  section={}), current=False)
     kwargs = {"reference": reference, "gateway": "bkash", "amount": "300.00", "currency": "BDT",
               "payer": "01711000000"}
-    runs = [app.send_task("smart_dairy.payment.process_payment", kwargs=kwargs, queue="celery:payment")
-            for _ in range(2)]
+    run_ids = [str(uuid.uuid4()) for _ in range(2)]
+    runs = [app.send_task("smart_dairy.payment.process_payment", kwargs=kwargs, queue="celery:payment", task_id=run_id,
+                          headers=signed_headers("smart_dairy.payment.process_payment", run_id, kwargs=kwargs))
+            for run_id in run_ids]
     outcomes = [run.get(timeout=60, propagate=False) for run in runs]
     completed = [o for o in outcomes if isinstance(o, dict) and o.get("status") == "completed"]
     assert len(completed) >= 1, outcomes

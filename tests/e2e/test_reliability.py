@@ -12,7 +12,7 @@ from kombu import Connection, Exchange, Producer
 
 from celery_bridge.idempotency import make_key
 
-from .harness import wait_for
+from .harness import signed_headers, wait_for
 from .test_walking_skeleton import read_job, wait_for_state
 
 
@@ -105,7 +105,8 @@ def _resend(broker, job_uuid, attempt, kwargs):
 
     app = make_app(load_settings({"CELERY_BROKER_URL": broker.url + "/0"}, section={}), current=False)
     app.send_task("smart_dairy.health.touch", kwargs=kwargs, task_id=job_uuid, queue="celery",
-                  headers={"sdj_attempt": attempt, "sdj_lease": 60})
+                  headers=signed_headers("smart_dairy.health.touch", job_uuid, kwargs=kwargs,
+                                         sdj_attempt=attempt, sdj_lease=60))
 
 
 def test_the_same_message_delivered_twice_runs_once(live_worker, broker, admin):
