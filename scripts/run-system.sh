@@ -29,6 +29,9 @@ trap cleanup EXIT INT TERM
 say "Installing the addons on a fresh database '$DB'"
 dropdb "${PG_ARGS[@]}" --if-exists --force "$DB"
 export CELERY_BROKER_URL="$BROKER" CELERY_RESULT_BACKEND="$RESULTS"
+# Odoo signs every job message with it and the workers run only what it signed (README › Security).
+JOB_SIGNING_SECRET="${JOB_SIGNING_SECRET:-$("$PY" -c 'import secrets; print(secrets.token_hex(32))')}"
+export JOB_SIGNING_SECRET
 odoo_cmd=("$PY" "$ODOO_PATH/odoo-bin" -c "$REPO/odoo.conf" --addons-path="$(addons_path)" -d "$DB"
           --db-filter="^$DB\$" --http-port="$PORT" --data-dir="$STATE/odoo-data")
 PYTHONPATH="$ODOO_PATH:$PYTHONPATH" "${odoo_cmd[@]}" -i smart_dairy_jobs,smart_dairy_iot,smart_dairy_operations --stop-after-init \

@@ -16,6 +16,7 @@ import jsonschema
 from email_validator import EmailNotValidError, validate_email
 
 from .. import limits
+from ..scrub import is_secret_key
 
 _SCHEMAS = {}
 _VALIDATORS = {}
@@ -100,6 +101,9 @@ def _where(error):
 
 
 def _describe(error):
+    if any(is_secret_key(str(step)) for step in error.absolute_path):
+        # jsonschema's message quotes the value: never a secret's, which would reach the job's error.
+        return f"{_where(error)}: does not fit its schema ({error.validator})"
     if error.validator == "additionalProperties" and list(error.absolute_path) == ["kwargs"]:
         return error.message.replace("Additional properties are not allowed", "unknown keyword argument(s)")
     if error.validator in ("items", "maxItems") and list(error.absolute_path) == ["args"]:

@@ -88,3 +88,8 @@ def test_dates_are_real_dates():
             kwargs={"report_type": "milk_production", "date_from": "2026-13-01", "date_to": "2026-12-01"})
     refused("smart_dairy.report.generate_report",
             kwargs={"report_type": "everything", "date_from": "2026-11-01", "date_to": "2026-11-30"})
+
+
+def test_a_refused_secret_is_not_quoted_in_the_fault():
+    message = refused("smart_dairy.health.fail", kwargs={"password": "hunter2-" + "x" * 1000})
+    assert "hunter2" not in message and "'password'" in message
