@@ -1,7 +1,7 @@
 from email_validator import EmailNotValidError
 
 from odoo import api, models
-from odoo.exceptions import ValidationError
+from odoo.exceptions import AccessError, ValidationError
 
 from celery_bridge import limits, schemas
 from celery_bridge.mail_templates import NAMED_TEMPLATES, placeholders
@@ -149,3 +149,19 @@ class SmartDairyNotification(models.AbstractModel):
         if not isinstance(text, str) or not text.strip():
             raise ValidationError(self.env._("An SMS needs a text."))
         return self.env["smart_dairy.job"].dispatch(SEND_SMS, kwargs={"to": to, "text": text}, **options)
+
+    @api.model
+    def _send_email_for_job(self, job, to, template, values, record):
+        """Mail ``to`` about ``record`` after ``job`` finished, on behalf of the job's user in its
+        company — never as the bridge user whose report finished it. Returns None once the mail's job is
+        dispatched, or why it could not be (the job's outcome stands either way)."""
+        if not job.user_id:
+            return self.env._("the job has no user to send the mail for")
+        notifications = self.with_user(job.user_id).with_company(job.company_id)
+        try:
+            with self.env.cr.savepoint():
+                notifications.send_email(to, template=template, values=values, res_model=record._name,
+                                         res_id=record.id)
+        except (AccessError, ValidationError) as exc:  # say the user lost their rights meanwhile
+            return str(exc)
+        return None

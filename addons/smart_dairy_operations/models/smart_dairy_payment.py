@@ -1,7 +1,7 @@
 import math
 
 from odoo import api, fields, models
-from odoo.exceptions import AccessError, UserError, ValidationError
+from odoo.exceptions import UserError, ValidationError
 
 from celery_bridge import limits, schemas
 from celery_bridge.payments.gateway import REFERENCE
@@ -151,18 +151,10 @@ class SmartDairyPayment(models.Model):
         values = {"customer_name": self.partner_id.name, "reference": self.name,
                   "amount": f"{self.amount:.2f}", "currency": self.currency_id.name}
         values.update(context)
-        if not job.user_id:
-            self.message_post(body=self.env._("The charge's job has no user to send the mail for: not told by mail."))
-            return
-        notifications = self.env["smart_dairy.notification"].with_user(job.user_id).with_company(job.company_id)
-        try:
-            with self.env.cr.savepoint():
-                notifications.send_email(self.partner_id.email, template=template, values=values,
-                                         res_model=self._name, res_id=self.id)
-        except (AccessError, ValidationError) as exc:
-            # The outcome stands; only the mail could not be sent (say the user lost their rights).
-            self.message_post(body=self.env._("The customer could not be told by mail: %(reason)s",
-                                              reason=str(exc)))
+        problem = self.env["smart_dairy.notification"]._send_email_for_job(
+            job, self.partner_id.email, template, values, self)
+        if problem:
+            self.message_post(body=self.env._("The customer could not be told by mail: %(reason)s", reason=problem))
 
     @api.model
     def process_payment(self, payment_ids):

@@ -90,15 +90,11 @@ class SmartDairyReportRequest(models.Model):
             template = "report_timed_out" if timed_out else None
         self.message_post(body=body, partner_ids=self.user_id.partner_id.ids, message_type="comment",
                           subtype_xmlid="mail.mt_comment")
-        if template and self.user_id.email and job.user_id:
-            # On behalf of the finished job's user in its company, never as the bridge user.
-            notifications = self.env["smart_dairy.notification"].with_user(job.user_id).with_company(job.company_id)
-            try:
-                with self.env.cr.savepoint():
-                    notifications.send_email(self.user_id.email, template=template, values=context,
-                                             res_model=self._name, res_id=self.id)
-            except (AccessError, ValidationError) as exc:
-                self.message_post(body=self.env._("The mail could not be sent: %(reason)s", reason=str(exc)))
+        if template and self.user_id.email:
+            problem = self.env["smart_dairy.notification"]._send_email_for_job(
+                job, self.user_id.email, template, context, self)
+            if problem:
+                self.message_post(body=self.env._("The mail could not be sent: %(reason)s", reason=problem))
 
     @api.model
     def daily_report_recipients(self, uuid):
