@@ -3,7 +3,7 @@ from ..payments.gateway import REFERENCE
 from . import call_schema, register
 from ._types import DATE, EMAIL, PHONE, integer, optional, text
 
-SUBJECT = text(998)  # RFC 5322's line limit
+SUBJECT = text(998, pattern=r"^[^\r\n]*$")  # one header line: RFC 5322's limit, no CR/LF (header injection)
 BODY_HTML = text(400 * 1024)
 TEMPLATE = text(64, 1)
 TEMPLATE_VALUES = {"type": "object", "maxProperties": 50, "additionalProperties": {"type": ["string", "number", "boolean", "null"]}}

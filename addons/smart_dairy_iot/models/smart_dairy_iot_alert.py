@@ -79,6 +79,7 @@ class SmartDairyIotAlert(models.Model):
         })
         for alert in self.filtered(lambda alert: not alert.user_id):
             alert.user_id = self.env.user
+        return True  # a button's answer, and an XML-RPC caller's (None cannot be marshalled)
 
     def action_resolve(self):
         self.check_access("write")
@@ -90,6 +91,7 @@ class SmartDairyIotAlert(models.Model):
             if not alert.acknowledged_at:
                 vals.update(acknowledged_at=now, acknowledged_by_id=self.env.uid)
             alert._system_write(vals)
+        return True
 
     @api.model
     def notify_critical(self, alert_ids, company_id=None):

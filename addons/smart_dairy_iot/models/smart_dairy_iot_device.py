@@ -91,6 +91,7 @@ class SmartDairyIotDevice(models.Model):
         # IoT managers of the device's company (write right and record rule), checked here, not by the button.
         self.check_access("write")
         self._system_write({"state": "maintenance"})
+        return True  # a button's answer, and an XML-RPC caller's (None cannot be marshalled)
 
     def action_end_maintenance(self):
         self.check_access("write")
@@ -98,6 +99,7 @@ class SmartDairyIotDevice(models.Model):
             raise UserError(self.env._("Only a device in maintenance can end it."))
         # Back to offline: the next reading proves it online.
         self._system_write({"state": "offline"})
+        return True
 
     def action_view_alerts(self):
         self.ensure_one()
