@@ -1,4 +1,6 @@
 """The one Celery configuration (spec B-009 §2.2), used by the workers and by Odoo's publisher."""
+from urllib.parse import urlsplit
+
 from celery import Celery
 from kombu import Exchange, Queue
 
@@ -41,8 +43,19 @@ def build_config(settings):
         "task_acks_late": True,
         "task_reject_on_worker_lost": True,
         "broker_connection_retry_on_startup": True,
-        "broker_connection_max_retries": 10,
+        # A broker outage of any length is a delay: the worker's consumer retries for ever (None),
+        # waiting at most BROKER_RETRY_MAX_INTERVAL between attempts (celery_bridge.consumer), and
+        # says so in its log, its metrics and its health check. A limit here made the worker exit
+        # ("Unrecoverable error") once it was spent, ~110 s with Celery's back-off.
+        "broker_connection_max_retries": None,
         "broker_connection_timeout": settings.publish_timeout,
+        # Tasks running when the connection is lost run to their end: their reports wait in the
+        # spool, and the redelivered message (its ack could not reach the broker) finds the job's
+        # claim done and does not run it again. Celery 6 would cancel them by default.
+        "worker_cancel_long_running_tasks_on_connection_loss": False,
+        # A queue item that is not a message is moved aside instead of killing the worker
+        # (celery_bridge.transport); other broker schemes keep kombu's own transport.
+        "broker_transport": poison_safe_transport(settings.celery_broker_url),
         "broker_transport_options": {
             "visibility_timeout": settings.broker_visibility_timeout,
             "queue_order_strategy": "priority",
@@ -52,11 +65,21 @@ def build_config(settings):
         },
         # A message the worker cannot run (unknown task, invalid, undecodable) is refused without
         # logging its body: job arguments may hold secrets (celery_bridge.base.SecretSafeConsumer).
-        "worker_consumer": "celery_bridge.base:SecretSafeConsumer",
+        # BridgeConsumer adds the broker connectivity of the worker's log, metrics and health check.
+        "worker_consumer": "celery_bridge.consumer:BridgeConsumer",
         # Odoo is the record of every job: no Celery task events needed (they cost throughput).
         "worker_send_task_events": False,
         "task_send_sent_event": False,
     }
+
+
+REDIS_SCHEMES = ("redis", "rediss")
+POISON_SAFE_TRANSPORT = "celery_bridge.transport:PoisonSafeTransport"
+
+
+def poison_safe_transport(broker_url):
+    """The transport for ``broker_url``: ours on plain Redis, kombu's choice (None) otherwise."""
+    return POISON_SAFE_TRANSPORT if urlsplit(broker_url or "").scheme in REDIS_SCHEMES else None
 
 
 def make_app(settings, include=(), current=True):

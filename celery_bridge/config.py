@@ -27,6 +27,8 @@ class Settings:
     report_batch_size: int = 200
     broker_visibility_timeout: int = 3900  # longer than the longest hard time limit (1 h)
     publish_timeout: float = 3.0  # how long Odoo waits for the broker before leaving jobs to the sweeper
+    # The longest wait between two attempts of a worker to reach the broker again; it retries for ever.
+    broker_retry_max_interval: float = 10.0
     state_redis_url: str = ""  # where the bridge keeps spool, claims and circuits; default: the broker
     heartbeat_interval: float = 10.0  # how often a worker renews the leases of the jobs it runs
     metrics_port: int = 9808  # the worker's Prometheus endpoint; 0 turns it off

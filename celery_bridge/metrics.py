@@ -6,8 +6,10 @@ from the bridge's own hooks: no Celery task events (reported to cost about a thi
 Labels are bounded: task names, the seven queues, a few states.
 """
 import json
+import logging
 import os
 import tempfile
+import threading
 import time
 
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
@@ -23,7 +25,7 @@ def ensure_multiprocess_dir():
 ensure_multiprocess_dir()
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, multiprocess, start_http_server  # noqa: E402
-from prometheus_client.core import GaugeMetricFamily  # noqa: E402
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily  # noqa: E402
 
 from . import routing  # noqa: E402
 
@@ -33,6 +35,11 @@ WORKER_KEY = "sdj:worker:"
 TASKS_TOTAL = Counter("celery_tasks_total", "Total tasks", ["task_name", "queue", "state"])
 TASK_DURATION = Histogram("celery_task_duration_seconds", "Task duration", ["task_name"], buckets=BUCKETS)
 TASK_RETRIES = Counter("celery_task_retries_total", "Task retries", ["task_name"])
+# Queue items that were not messages, moved aside by the worker (celery_bridge.transport).
+POISON_MESSAGES = Counter("celery_poison_messages_total", "Queue items that were not messages, moved aside",
+                          ["queue_name"])
+
+_logger = logging.getLogger(__name__)
 
 _QUEUE_BY_ROUTING_KEY = {queue.routing_key: queue.name for queue in routing.QUEUES}
 
@@ -41,6 +48,69 @@ def queue_of(request):
     delivery = getattr(request, "delivery_info", None) or {}
     key = delivery.get("routing_key") or ""
     return _QUEUE_BY_ROUTING_KEY.get(key, key if key in routing.QUEUE_NAMES else "other")
+
+
+def queue_label(queue):
+    """A bounded label for a queue name read off the broker."""
+    return queue if queue in routing.QUEUE_NAMES else "other"
+
+
+class BrokerConnectivity:
+    """Whether the worker's consumer holds a broker connection, kept by its main process
+    (celery_bridge.consumer) and served with the metrics from that same process."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self.connected = False
+        self.changed_at = time.time()  # when it last connected or lost the connection
+        self.ever_connected = False
+        self.reconnects = 0  # connections made again after one was lost
+
+    def up(self):
+        """The consumer is connected; True if that ends an outage."""
+        with self._lock:
+            ended_outage = self.ever_connected and not self.connected
+            if ended_outage:
+                self.reconnects += 1
+            if not self.connected:
+                self.connected, self.changed_at = True, time.time()
+            self.ever_connected = True
+            return ended_outage
+
+    def down(self):
+        """The consumer lost its connection; True if it had one."""
+        with self._lock:
+            was_connected = self.connected
+            if was_connected:
+                self.connected, self.changed_at = False, time.time()
+            return was_connected
+
+    def outage_seconds(self, now=None):
+        """How long the worker has been without the broker (0 while connected)."""
+        return 0.0 if self.connected else max(0.0, (now or time.time()) - self.changed_at)
+
+
+BROKER = BrokerConnectivity()
+
+
+class ConnectivityCollector:
+    """The worker's broker connection, as its consumer last saw it."""
+
+    def __init__(self, connectivity=BROKER):
+        self.connectivity = connectivity
+
+    def collect(self):
+        connected = GaugeMetricFamily("celery_broker_connected",
+                                      "1 while the worker's consumer holds a broker connection")
+        connected.add_metric([], 1 if self.connectivity.connected else 0)
+        yield connected
+        outage = GaugeMetricFamily("celery_broker_outage_seconds",
+                                   "How long the worker has been without the broker (0 while connected)")
+        outage.add_metric([], self.connectivity.outage_seconds())
+        yield outage
+        reconnects = CounterMetricFamily("celery_broker_reconnects", "Broker connections made again after a loss")
+        reconnects.add_metric([], self.connectivity.reconnects)
+        yield reconnects
 
 
 def priority_lists(queue, sep="\x06\x16"):
@@ -79,17 +149,22 @@ class BrokerCollector:
         self.queues = queues
 
     def collect(self):
+        try:
+            stats = [(queue, queue_stats(self.redis, queue)) for queue in self.queues]
+            active = sum(1 for _key in self.redis.scan_iter(WORKER_KEY + "*"))
+        except Exception as exc:  # noqa: BLE001 - Redis away: the rest of the scrape (broker_connected) still answers
+            _logger.warning("Queue metrics not read from Redis: %s", exc)
+            return
         length = GaugeMetricFamily("celery_queue_length", "Current queue length", labels=["queue_name"])
         age = GaugeMetricFamily("celery_queue_oldest_message_age_seconds", "Age of the oldest waiting message",
                                 labels=["queue_name"])
-        for queue in self.queues:
-            count, oldest = queue_stats(self.redis, queue)
+        for queue, (count, oldest) in stats:
             length.add_metric([queue], count)
             age.add_metric([queue], oldest)
         yield length
         yield age
         workers = GaugeMetricFamily("celery_workers_active", "Number of active workers")
-        workers.add_metric([], sum(1 for _key in self.redis.scan_iter(WORKER_KEY + "*")))
+        workers.add_metric([], active)
         yield workers
 
 
@@ -97,6 +172,7 @@ def serve(port, redis):
     registry = CollectorRegistry()
     multiprocess.MultiProcessCollector(registry)
     registry.register(BrokerCollector(redis))
+    registry.register(ConnectivityCollector())
     start_http_server(port, addr="0.0.0.0", registry=registry)
     return registry
 
