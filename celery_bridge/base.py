@@ -19,16 +19,18 @@ from typing import NamedTuple, Optional
 from celery import Task, signals
 from celery.exceptions import NotRegistered
 from celery.signals import (
-    after_setup_logger, after_setup_task_logger, task_unknown, worker_init, worker_process_shutdown, worker_ready,
-    worker_shutdown,
+    after_setup_logger, after_setup_task_logger, task_unknown, worker_init, worker_process_init,
+    worker_process_shutdown, worker_ready, worker_shutdown,
 )
 from celery.utils.objects import Bunch
 from celery.worker.consumer import Consumer
 from celery.worker.request import Request
+from vine import promise
 
-from . import circuit, errors, jobstate, metrics, schemas, signing
+from . import circuit, errors, jobstate, limits, metrics, schemas, signing
 from .scrub import MASK
-from .idempotency import BUSY, DONE, DUPLICATE, Claims
+from .transport import set_aside
+from .idempotency import BUSY, DONE, DUPLICATE, Claims, done_claim_floor
 from .producer import (
     ATTEMPT_HEADER, COMPANY_HEADER, KEY_HEADER, KEY_TTL_HEADER, LEASE_HEADER, SERVICE_HEADER, USER_HEADER,
 )
@@ -323,9 +325,31 @@ def _check_broker_policy(**kwargs):
         raise SystemExit(f"Refusing to start: {exc}") from None
 
 
+@worker_init.connect
+@worker_process_init.connect
+def _keep_done_claims_past_redelivery(**kwargs):
+    # Set in the main process before the pool forks, and again in each pool process (a pool
+    # process replaced after max_tasks_per_child starts from a fresh fork too).
+    Claims.keep_done_claims_for(done_claim_floor(_settings().broker_visibility_timeout))
+
+
+def held_jobs(requests):
+    """``[uuid, attempt]`` of the Odoo jobs among a worker's reserved and running requests."""
+    held = {}
+    for request in requests:
+        attempt = _int_or_none((getattr(request, "request_dict", None) or {}).get(ATTEMPT_HEADER))
+        if attempt is not None and getattr(request, "id", None):
+            held[request.id] = attempt
+    return [[uuid, attempt] for uuid, attempt in sorted(held.items())][:limits.MAX_HELD_JOBS_PER_HEARTBEAT]
+
+
 class WorkerHeartbeat:
     """The worker's pulse, from its main process: Odoo's Workers view and alerts, the
-    ``celery_workers_active`` gauge, and Odoo's answer of which queues are paused."""
+    ``celery_workers_active`` gauge, Odoo's answer of which queues are paused, and the jobs this
+    worker holds (prefetched or running), so that Odoo can send them again if the worker dies.
+
+    Each beat also wakes the report spool's drain: reports another worker process left behind
+    are sent even when this worker has nothing of its own to report."""
 
     def __init__(self, consumer):
         self.consumer = consumer
@@ -344,10 +368,14 @@ class WorkerHeartbeat:
             "concurrency": int(getattr(pool, "num_processes", None) or getattr(pool, "limit", 0) or 0),
             "active_tasks": len(state.active_requests),
             "interval": _settings().heartbeat_interval,
+            # Read in the main process, which receives every message: the pool processes see only
+            # the one they run. One list per beat, however many jobs.
+            "jobs": held_jobs(list(state.reserved_requests) + list(state.active_requests)),
         }
 
     def beat(self, client):
         interval = _settings().heartbeat_interval
+        _reporter().wake()
         _redis().set(metrics.WORKER_KEY + self.hostname, "1", ex=max(1, int(interval * 3)))
         answer = client.execute("smart_dairy.job.worker", "bridge_heartbeat", self.info())
         self.apply(set(answer.get("paused_queues") or ()))
@@ -363,10 +391,10 @@ class WorkerHeartbeat:
             control.add_consumer(queue, destination=[self.hostname])
         self.paused = paused
 
-    def apply_rate_limits(self, limits):
+    def apply_rate_limits(self, rate_limits):
         """A worker started after a change gets the rate limits set in Odoo too."""
         tasks = self.consumer.app.tasks
-        for name, rate in limits.items():
+        for name, rate in rate_limits.items():
             if name in tasks and tasks[name].rate_limit != rate:
                 self.consumer.app.control.rate_limit(name, rate, destination=[self.hostname])
 
@@ -390,6 +418,10 @@ def _start_worker_services(sender=None, **kwargs):
             metrics.serve(settings.metrics_port, _redis())
         except OSError as exc:
             _logger.error("Prometheus metrics not served on port %s: %s", settings.metrics_port, exc)
+    # The main process drains the report spool from now on, idle or not: reports a killed worker
+    # left behind reach Odoo without waiting for a task of this worker to report (same lock, same
+    # order as every other drainer: odoo_client.Reporter).
+    _reporter().start()
     heartbeat = WorkerHeartbeat(sender)
     threading.Thread(target=heartbeat.run, name="worker-heartbeat", daemon=True).start()
 
@@ -398,7 +430,7 @@ def _report_refused_message(message, error_type, error_message):
     """A job whose message the worker cannot run fails at once instead of sitting 'enqueued'."""
     headers = getattr(message, "headers", None) or {}
     attempt = _int_or_none(headers.get(ATTEMPT_HEADER)) if isinstance(headers, dict) else None
-    if attempt is None or not headers.get("id"):
+    if attempt is None or not headers.get("id") or not isinstance(headers["id"], str):
         return  # not an Odoo job (plain Celery, or not a task at all): nobody to tell
     if signing.secrets_of(_settings().job_signing_secret) and not _signed_by_odoo(message, headers):
         # Its headers may name a real job someone wants failed: only Odoo's own messages are reported.
@@ -441,10 +473,26 @@ def _report_unknown_task(sender=None, name=None, id=None, message=None, exc=None
 # --- Secrets never reach the worker's log -------------------------------------------------------
 # A job's arguments may hold secrets (a gateway password, an API key). Celery logs a message's whole
 # body and headers (whose argsrepr/kwargsrepr repeat the arguments) when it cannot run it: an unknown
-# task, an invalid or undecodable message. SecretSafeConsumer (the app's ``worker_consumer``) handles
+# task, an invalid or undecodable message. SecretSafeConsumer (under the app's ``worker_consumer``) handles
 # those messages the same way without logging their content; HideJobArguments, on Celery's loggers
 # and on every handler the worker sets up, is the net under it for any other record that carries a
 # job's arguments (the received/succeeded/failed lines' context, the pool's debug line).
+
+def _header_problem(message):
+    """What Celery would choke on past the point of refusing the message cleanly, or None: a time
+    limit that is not two numbers wedges a pool slot instead of raising."""
+    headers = getattr(message, "headers", None)
+    if not isinstance(headers, dict):
+        return None  # Celery refuses it itself (not a task)
+    time_limits = headers.get("timelimit")
+    if time_limits is None:
+        return None
+    if not isinstance(time_limits, (list, tuple)) or len(time_limits) != 2 or not all(
+            limit is None or (isinstance(limit, (int, float)) and not isinstance(limit, bool) and limit >= 0)
+            for limit in time_limits):
+        return "invalid timelimit header"
+    return None
+
 
 def _describe_message(message):
     headers = getattr(message, "headers", None)
@@ -456,10 +504,41 @@ def _describe_message(message):
 
 class SecretSafeConsumer(Consumer):
     """Celery's consumer, refusing messages it cannot run exactly as Celery does (reject, mark the
-    result failed, send the signals) but logging only the task's name and id, never the message."""
+    result failed, send the signals) but logging only the task's name and id, never the message.
+
+    A message Celery cannot take at all (no task id, headers of the wrong types...) would raise out
+    of its handler into the consumer, which restarts, gets the message back and fails again, for
+    ever: it is moved aside instead (``<queue>:poison``, celery_bridge.transport), as an item that is
+    not a message."""
+
+    def create_task_handler(self, promise=promise):
+        handle = super().create_task_handler(promise)
+        # kombu's Redis transport counts KeyError as a connection error: here it is a header missing.
+        broker_faults = tuple(error for error in self.connection_errors if not issubclass(error, LookupError))
+
+        def on_task_received(message):
+            problem = _header_problem(message)
+            if problem:
+                return self.on_malformed_message(message, problem)
+            try:
+                return handle(message)
+            except broker_faults:
+                raise  # the broker's fault, not the message's: Celery reconnects
+            except Exception as exc:  # noqa: BLE001 - anything else is this message's fault, never the worker's end
+                return self.on_malformed_message(message, type(exc).__name__)
+
+        return on_task_received
+
+    def on_malformed_message(self, message, problem):
+        _logger.error("Received a message Celery cannot take: %s (%s)", problem, _describe_message(message))
+        set_aside(message, f"Celery cannot take it: {problem}")
+        if not message.acknowledged:
+            message.ack_log_error(_logger, self.connection_errors)
+        _report_refused_message(message, errors.VALIDATION, f"The worker refused the job's message: {problem}")
 
     def on_unknown_message(self, body, message):
-        _logger.warning("Received and deleted a message that is not a task (%s)", _describe_message(message))
+        _logger.warning("Received a message that is not a task (%s)", _describe_message(message))
+        set_aside(message, "not a task")
         message.reject_log_error(_logger, self.connection_errors)
         signals.task_rejected.send(sender=self, message=message, exc=None)
 
@@ -493,8 +572,8 @@ class SecretSafeConsumer(Consumer):
                                                            f"{type(exc).__name__}")
 
     def on_decode_error(self, message, exc):
-        _logger.critical("Cannot decode a message, discarded: %s (%s)", type(exc).__name__,
-                         _describe_message(message))
+        _logger.critical("Cannot decode a message: %s (%s)", type(exc).__name__, _describe_message(message))
+        set_aside(message, f"undecodable body: {type(exc).__name__}")
         message.ack()
         _report_refused_message(message, errors.VALIDATION, "The worker could not decode the job's message")
 

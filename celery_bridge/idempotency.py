@@ -15,6 +15,12 @@ DEFAULT_TTL = 3600
 PREFIX = "sdj:claim:"
 
 
+def done_claim_floor(visibility_timeout):
+    """How long a done claim must at least live: a message the broker gives back after its
+    visibility timeout may still wait in the queue behind others, for as long again."""
+    return 2 * int(visibility_timeout)
+
+
 def canonical_arguments(args, kwargs):
     return json.dumps([args or [], kwargs or {}], sort_keys=True, separators=(",", ":"), default=str)
 
@@ -62,10 +68,23 @@ def _owner_is_dead(owner):
 
 
 class Claims:
-    """Claims in Redis. A running claim lives as long as the job's lease (heartbeats renew it)."""
+    """Claims in Redis. A running claim lives as long as the job's lease (heartbeats renew it).
+
+    A done claim lives at least ``done_ttl_floor`` seconds, whatever the key's own TTL: it is what
+    stops an old message from running a finished job again, and such a message can come back late
+    (the broker gives a dead worker's unacknowledged messages back after its visibility timeout;
+    the reaper sends a dead worker's reserved jobs again as a new attempt of the same claim key).
+    The worker sets the floor from its settings at start (see ``keep_done_claims_for``).
+    """
+
+    done_ttl_floor = 0
 
     def __init__(self, redis):
         self.redis = redis
+
+    @classmethod
+    def keep_done_claims_for(cls, seconds):
+        cls.done_ttl_floor = max(0, int(seconds))
 
     def claim(self, key, uuid, lease):
         name = PREFIX + key
@@ -98,7 +117,7 @@ class Claims:
 
     def finish(self, key, uuid, result_json, ttl):
         self.redis.set(PREFIX + key, json.dumps({"uuid": uuid, "state": "done", "result": result_json}),
-                       ex=max(1, int(ttl)))
+                       ex=max(1, int(ttl), self.done_ttl_floor))
 
     def release(self, key, uuid):
         """Drop a running claim after a failure, so the retry (or a later dispatch) may run."""

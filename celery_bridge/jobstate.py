@@ -96,3 +96,51 @@ def judge_report(state, attempt, reported_state, reported_attempt):
     if not can_transition(state, reported_state):
         return Verdict(False, OUT_OF_ORDER)
     return Verdict(True, APPLIED)
+
+
+# A report that comes after the reaper gave up on its attempt (its worker was silent past the lease:
+# Odoo down, a network split, a spool another process left behind) may still tell the truth: the
+# attempt ran to the end. Only a success is worth taking back; a late failure or a state change of
+# an attempt nobody waits for any more changes nothing.
+LEASE_EXPIRED = "lease_expired"
+# Where the job may be after the reaper took attempt N back: failed for good (N went to the dead
+# letters), waiting to retry N, or already sent again as a later attempt that has not finished.
+LATE_SUCCESS_SETTLES = frozenset({FAILURE, RETRY, PENDING, ENQUEUED, STARTED})
+
+
+def judge_late_success(state, attempt, reported_attempt, reaped_attempt, finished_within_lease):
+    """Whether a ``success`` report refused by :func:`judge_report` still settles its job.
+
+    ``reaped_attempt`` is the attempt the reaper last gave up on (worker_lost), or None;
+    ``finished_within_lease`` whether the report's run ended before that attempt's lease ran out,
+    i.e. the worker was alive and only its report was late. Such a success settles the job:
+
+    - the reaped attempt failed for good (``failure`` at that attempt): the dead letter was wrong;
+    - it became a retry, or a later attempt was sent (``retry``/``pending``/``enqueued``/``started``
+      at that attempt or after it): the later attempt has nothing left to do. Its message finds the
+      job's idempotency claim done and returns this result without running (the claim outlives the
+      broker's visibility timeout: idempotency.Claims.finish), and its own reports are then late.
+
+    A success of an attempt older than the reaped one is ignored (that attempt was already judged
+    before the reap), as is one of a run that ended after its lease, and a job that ended meanwhile
+    in another way (succeeded, cancelled, failed again later).
+    """
+    if not reaped_attempt or reported_attempt != reaped_attempt:
+        return Verdict(False, STALE_ATTEMPT)
+    if not finished_within_lease:
+        return Verdict(False, LEASE_EXPIRED)
+    if state not in LATE_SUCCESS_SETTLES:
+        return Verdict(False, OUT_OF_ORDER)
+    if state in (FAILURE, RETRY) and attempt != reaped_attempt:
+        return Verdict(False, OUT_OF_ORDER)  # a later attempt failed or is waiting on its own account
+    if attempt < reaped_attempt:
+        return Verdict(False, STALE_ATTEMPT)
+    return Verdict(True, APPLIED)
+
+
+def late_heartbeat_renews(reported_attempt, reaped_attempt, beat_at, reaped_lease_end):
+    """Whether a late heartbeat shows the reaped attempt's worker was alive within its lease, which
+    it then renews: a long run whose heartbeats waited in the spool with its success ran within
+    its lease as surely as a short one."""
+    return bool(reaped_attempt) and reported_attempt == reaped_attempt and beat_at is not None \
+        and reaped_lease_end is not None and beat_at <= reaped_lease_end

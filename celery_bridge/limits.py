@@ -29,3 +29,5 @@ MAX_TEMPLATE_RECORDS = 100
 MAX_PAYMENTS_PER_CALL = 100
 # Free-text fields callers give (task names, queue names, mail subjects...).
 MAX_NAME_LENGTH = 256
+# Jobs a worker's heartbeat names as held (prefetched or running), at most.
+MAX_HELD_JOBS_PER_HEARTBEAT = 10000

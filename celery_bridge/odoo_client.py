@@ -112,7 +112,9 @@ class Reporter:
     ``submit`` appends to one Redis list shared by every worker process, so a report outlives the
     process that made it. Whichever process holds the spool's lock sends what has queued up, oldest
     first, in batches; reports are removed only once Odoo has taken them, so a report is delivered
-    at least once and in order (Odoo ignores the repeats).
+    at least once and in order (Odoo ignores the repeats). Every process that submitted drains, and
+    so does every worker's main process from its start (``start``) and at each heartbeat
+    (``wake``): a spool left by a killed worker is sent by whichever worker runs, even an idle one.
     """
 
     LOCK_MS = 30000
@@ -140,6 +142,15 @@ class Reporter:
 
     def submit(self, report):
         self.redis.rpush(self.key, json.dumps(report))
+        self.wake()
+
+    def start(self):
+        """Drain the spool from this process from now on, whether or not it reports anything itself:
+        a worker's main process calls it at start, so an idle worker sends what others left."""
+        self.wake()
+
+    def wake(self):
+        """Look at the spool now (the drain thread also looks every second on its own)."""
         self._ensure_thread()
         self._wake.set()
 

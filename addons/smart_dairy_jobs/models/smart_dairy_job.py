@@ -2,6 +2,7 @@ import json
 import logging
 import math
 import threading
+import time
 import uuid as uuid_lib
 from datetime import timedelta
 from urllib.parse import urlsplit
@@ -123,6 +124,17 @@ class SmartDairyJob(models.Model):
         help="A started job whose worker stops sending heartbeats is taken back after this.",
     )
     attempt_log = fields.Text(readonly=True, default="[]", help="What happened to each attempt (JSON).")
+    reaped_attempt = fields.Integer(
+        readonly=True, copy=False,
+        help="The attempt the reaper last took back because its worker fell silent; a success of that attempt "
+             "that ran within its lease still settles the job (jobstate.judge_late_success).")
+    reaped_lease_end = fields.Datetime(readonly=True, copy=False,
+                                       help="When the lease of the reaped attempt ran out, as far as Odoo knows.")
+    held_by_worker = fields.Char(
+        readonly=True, copy=False, index="btree_not_null",
+        help="The worker whose heartbeats say it holds this enqueued job's message (prefetched): if it stops "
+             "beating, the reaper sends the job again.")
+    held_attempt = fields.Integer(readonly=True, copy=False, help="The attempt whose message that worker holds.")
     idempotency_key = fields.Char(readonly=True, index=True, copy=False)
     idempotency_expires_at = fields.Datetime(readonly=True)
     original_job_id = fields.Many2one("smart_dairy.job", string="Re-runs Job", readonly=True, index=True)
@@ -447,10 +459,17 @@ class SmartDairyJob(models.Model):
             ids = cr.postcommit.data[POSTCOMMIT_KEY] = set()
             dbname = cr.dbname
 
+            # Still on the request, after its commit, but bounded by one deadline for the whole
+            # publish (every batch, the retry on a fresh connection): with the broker up the caller
+            # gets its job already `enqueued`, as today; with it away the request waits at most
+            # PUBLISH_TIMEOUT, never the connect attempts stacked up. A background thread would
+            # not wait at all, but it dies with a recycled worker process and sends out of sight of
+            # the request; the sweeper already is the safety net for whatever the deadline leaves.
             @cr.postcommit.add
             def publish():
                 try:
-                    self._publish_ready(dbname, ids=sorted(ids))
+                    deadline = time.monotonic() + odoo_side_settings().publish_timeout
+                    self._publish_ready(dbname, ids=sorted(ids), deadline=deadline)
                 except Exception:
                     # The jobs are committed and stay pending: the sweeper sends them.
                     _logger.exception("Publishing %d job(s) after commit failed", len(ids))
@@ -458,8 +477,11 @@ class SmartDairyJob(models.Model):
         ids.update(job_ids)
 
     @api.model
-    def _publish_ready(self, dbname, ids=None):
+    def _publish_ready(self, dbname, ids=None, deadline=None):
         """Send due jobs (all of them, or those of ``ids``) to the broker; return how many were sent.
+
+        ``deadline`` (a ``time.monotonic()`` value) bounds the whole wait for the broker; without
+        it, each batch waits up to PUBLISH_TIMEOUT.
 
         Runs in its own transaction.  Rows are locked while their messages go out, so the
         after-commit path and the sweeper never send the same attempt twice.
@@ -501,7 +523,7 @@ class SmartDairyJob(models.Model):
                     )
                     for row in rows
                 ]
-                sent = producer.publish(settings, messages)
+                sent = producer.publish(settings, messages, deadline=deadline)
                 if sent:
                     cr.execute(
                         """
@@ -669,6 +691,7 @@ class SmartDairyJob(models.Model):
         live = {}
         pending_vals = {}
         failures = []
+        late_successes = []
         for index, report in valid:
             job = job_by_uuid.get(report["uuid"])
             if not job:
@@ -679,6 +702,13 @@ class SmartDairyJob(models.Model):
                 continue
             state, attempt = live.get(job, (job.state, job.attempt))
             verdict = jobstate.judge_report(state, attempt, report["state"], report["attempt"])
+            if not verdict.apply and job.reaped_attempt == report["attempt"]:
+                verdict = job._judge_late_report(state, attempt, report)
+                if verdict.apply:
+                    late_successes.append((job, report))
+                    live[job] = (jobstate.SUCCESS, attempt)
+                    outcomes[index] = {"uuid": job.uuid, "status": "applied", "message": ""}
+                    continue
             if not verdict.apply:
                 outcomes[index] = {"uuid": job.uuid, "status": "ignored", "message": verdict.reason}
                 continue
@@ -699,8 +729,48 @@ class SmartDairyJob(models.Model):
             job.write(vals)
         deferred._schedule_publish()
         self._settle_failures([(job, report) for job, report in failures])
+        succeeded |= self._settle_late_successes(late_successes)
         succeeded._on_finished()
         return outcomes
+
+    def _judge_late_report(self, state, attempt, report):
+        """A report of the attempt the reaper gave up on (see jobstate.judge_late_success): a late
+        heartbeat that came within the lease renews it, a late success that ran within it settles."""
+        at = reports.report_time(report)
+        if report["state"] == jobstate.HEARTBEAT:
+            if jobstate.late_heartbeat_renews(report["attempt"], self.reaped_attempt, at,
+                                              self.reaped_lease_end or None):
+                self.write({"reaped_lease_end": max(self.reaped_lease_end, self._lease_end(at))})
+            return jobstate.Verdict(False, jobstate.STALE_ATTEMPT)
+        if report["state"] != jobstate.SUCCESS:
+            return jobstate.Verdict(False, jobstate.STALE_ATTEMPT)
+        within_lease = at is not None and self.reaped_lease_end is not False and at <= self.reaped_lease_end
+        return jobstate.judge_late_success(state, attempt, report["attempt"], self.reaped_attempt, within_lease)
+
+    @api.model
+    def _settle_late_successes(self, late_successes):
+        """Settle jobs whose reaped attempt turns out to have succeeded; returns them.
+
+        The job keeps the attempt number it reached (a later attempt may be on the broker: its message
+        finds the claim done and does not run); its dead letter, if the reaper made one, is resolved
+        with a note saying why rather than deleted, so what happened stays on record.
+        """
+        settled = self.sudo().browse()
+        for job, report in late_successes:
+            vals = job._vals_from_report(report)
+            vals.update(held_by_worker=False, held_attempt=0, attempt_log=job._logged(
+                outcome="late_success", reaped_attempt=report["attempt"],
+                reason="the attempt the reaper took back had run to the end; its report came late"))
+            job.write(vals)
+            settled |= job
+        open_letters = settled.dead_letter_ids.filtered(lambda entry: entry.state == "new")
+        if open_letters:
+            open_letters._system_write({
+                "state": "resolved",
+                "note": "Resolved by the system: the job's worker was thought lost, but the attempt had succeeded "
+                        "and its report reached Odoo late.",
+            })
+        return settled
 
     @api.model
     def _report_problem(self, report):
@@ -710,9 +780,10 @@ class SmartDairyJob(models.Model):
     def _report_time(self, report):
         return reports.report_time(report) or fields.Datetime.now()
 
-    def _lease_end(self):
-        # Odoo's clock, not the worker's: leases are judged here.
-        return fields.Datetime.now() + timedelta(seconds=self.task_type_id.lease_seconds)
+    def _lease_end(self, start=None):
+        # Odoo's clock, not the worker's: leases are judged here (a late heartbeat's own time is
+        # the one exception, see _judge_late_report).
+        return (start or fields.Datetime.now()) + timedelta(seconds=self.task_type_id.lease_seconds)
 
     def _vals_from_report(self, report):
         """Field values for a report that is not a failure (those go through the retry policy)."""
@@ -725,6 +796,7 @@ class SmartDairyJob(models.Model):
         if state == jobstate.STARTED:
             wait = (at - self.date_enqueued).total_seconds() if self.date_enqueued else 0.0
             return {"state": state, "date_started": at, "worker_hostname": report.get("worker") or False,
+                    "held_by_worker": False,
                     "progress": 0, "progress_message": False, "lease_expires_at": self._lease_end(),
                     "wait_time": max(0.0, wait)}
         if state == jobstate.RETRY:  # deferred by the worker without running
@@ -789,6 +861,9 @@ class SmartDairyJob(models.Model):
         lost = Job.search([("state", "=", jobstate.STARTED), ("lease_expires_at", "<", now)], limit=1000)
         if lost:
             _logger.warning("%d started job(s) lost their worker (lease expired)", len(lost))
+            # Remembered so that this attempt's success, if its report was only late, still counts.
+            for job in lost:
+                job.write({"reaped_attempt": job.attempt, "reaped_lease_end": job.lease_expires_at})
             Job._settle_failures([
                 (job, {"error_type": errors.WORKER_LOST,
                        "error_message": "No heartbeat from %s since %s" % (job.worker_hostname or "the worker",
@@ -812,4 +887,33 @@ class SmartDairyJob(models.Model):
         if stale:
             _logger.warning("%d job(s) enqueued for too long are sent again", len(stale))
             stale._schedule_publish()
-        return len(lost) + len(stale)
+        orphaned = self._resend_jobs_held_by_silent_workers(now)
+        return len(lost) + len(stale) + len(orphaned)
+
+    @api.model
+    def _resend_jobs_held_by_silent_workers(self, now):
+        """Send again the enqueued jobs a worker held (prefetched) when it went offline.
+
+        Its messages stay unacknowledged on the broker until the visibility timeout (over an hour):
+        sent again now, as a new attempt, they are back in play within the Workers view's offline
+        threshold (3 heartbeats) plus the reaper's interval. This never runs a job twice: every
+        attempt of a job carries the same claim key (the idempotency key, or job:<uuid>), so if the
+        worker was only cut off from Odoo and runs its copy after all, the claim makes one copy
+        return the other's result (done) or drop out (running), whichever comes second.
+        """
+        Job = self.sudo()
+        held = Job.search([("state", "=", jobstate.ENQUEUED), ("held_by_worker", "!=", False)], limit=1000)
+        held = held.filtered(lambda job: job.held_attempt == job.attempt)
+        if not held:
+            return held
+        online = set(self.env["smart_dairy.job.worker"].sudo().search([("state", "=", "online")]).mapped("hostname"))
+        orphaned = held.filtered(lambda job: job.held_by_worker not in online)
+        for job in orphaned:
+            job.write({"state": jobstate.RETRY, "eta": now, "held_by_worker": False, "held_attempt": 0,
+                       "attempt_log": job._logged(outcome="republished",
+                                                  reason="held by worker %s, which stopped heartbeating"
+                                                         % job.held_by_worker)})
+        if orphaned:
+            _logger.warning("%d job(s) held by silent workers are sent again", len(orphaned))
+            orphaned._schedule_publish()
+        return orphaned

@@ -55,17 +55,20 @@ class SmartDairyJobWorker(models.Model):
 
     @api.model
     def bridge_heartbeat(self, info):
-        """A worker's heartbeat (the bridge only); answers which queues are paused."""
+        """A worker's heartbeat (the bridge only): who it is, which jobs it holds (``jobs``: [uuid,
+        attempt] pairs of its prefetched and running messages); answers which queues are paused."""
         if not self.env.user.has_group("smart_dairy_jobs.group_bridge"):
             raise AccessError(self.env._("Only the Celery bridge user may send worker heartbeats."))
         vals = self._heartbeat_values(info)
         now = vals["last_heartbeat"]
         Worker = self.sudo()  # the bridge user has no rights on workers: this method is its only door
         worker = Worker.search([("hostname", "=", vals["hostname"])], limit=1)
+        held = vals.pop("held_jobs")
         if worker:
             worker.write(vals)
         else:
             Worker.create(dict(vals, first_seen=now))
+        self._note_held_jobs(vals["hostname"], held)
         paused = self.env["smart_dairy.job.queue"].sudo().search([("paused", "=", True)]).mapped("name")
         limited = self.env["smart_dairy.job.task"].sudo().search([("rate_limit", "!=", False)])
         return {"paused_queues": paused, "rate_limits": {task.name: task.rate_limit.strip() for task in limited}}
@@ -99,8 +102,46 @@ class SmartDairyJobWorker(models.Model):
         if (not isinstance(interval, (int, float)) or isinstance(interval, bool) or not math.isfinite(interval)
                 or not 0 < interval <= 3600):
             refuse(self.env._("interval must be a number of seconds from 0 to 3600"))
+        held = info.get("jobs") or []
+        if (not isinstance(held, list) or len(held) > limits.MAX_HELD_JOBS_PER_HEARTBEAT
+                or not all(isinstance(pair, list) and len(pair) == 2 and isinstance(pair[0], str)
+                           and 0 < len(pair[0]) <= 64 and isinstance(pair[1], int) and not isinstance(pair[1], bool)
+                           and 0 < pair[1] < 2**31 for pair in held)):
+            refuse(self.env._("jobs must be a list of at most %(max)s [uuid, attempt] pairs",
+                              max=limits.MAX_HELD_JOBS_PER_HEARTBEAT))
         return dict(counts, hostname=hostname, queues=",".join(queues), pool_type=pool,
-                    heartbeat_interval=float(interval), last_heartbeat=fields.Datetime.now())
+                    heartbeat_interval=float(interval), last_heartbeat=fields.Datetime.now(),
+                    held_jobs=held)
+
+    @api.model
+    def _note_held_jobs(self, hostname, held):
+        """Note the worker on the enqueued jobs whose messages it holds (see
+        smart_dairy.job._resend_jobs_held_by_silent_workers)."""
+        if not held:
+            return
+        Job = self.env["smart_dairy.job"]
+        Job.flush_model(["state", "held_by_worker", "held_attempt"])
+        # Only rows nobody holds: a job being reported on or published right now is about to leave
+        # "enqueued" anyway, and the next beat notes it if not; locking in id order avoids deadlocks.
+        self.env.cr.execute(
+            """SELECT job.id, held.attempt
+                 FROM smart_dairy_job job
+                 JOIN unnest(%s::varchar[], %s::int[]) AS held(uuid, attempt) ON held.uuid = job.uuid
+                WHERE job.state = 'enqueued'
+                  AND (job.held_by_worker IS DISTINCT FROM %s OR job.held_attempt IS DISTINCT FROM held.attempt)
+                ORDER BY job.id
+                  FOR UPDATE OF job SKIP LOCKED""",
+            [[pair[0] for pair in held], [pair[1] for pair in held], hostname],
+        )
+        rows = self.env.cr.fetchall()
+        if rows:
+            self.env.cr.execute(
+                """UPDATE smart_dairy_job job SET held_by_worker = %s, held_attempt = held.attempt
+                     FROM unnest(%s::int[], %s::int[]) AS held(id, attempt)
+                    WHERE job.id = held.id""",
+                [hostname, [row[0] for row in rows], [row[1] for row in rows]],
+            )
+            Job.invalidate_model(["held_by_worker", "held_attempt"])
 
     @api.model
     def _offline_since(self):

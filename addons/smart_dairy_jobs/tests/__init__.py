@@ -10,3 +10,4 @@ from . import test_monitoring
 from . import test_seed_data
 from . import test_ui_tour
 from . import test_trust
+from . import test_late_reports
