@@ -12,6 +12,8 @@ import threading
 import time
 import xmlrpc.client
 
+from redis import exceptions as redis_errors
+
 _logger = logging.getLogger(__name__)
 
 REPORT_MODEL = "smart_dairy.job"
@@ -177,13 +179,23 @@ class Reporter:
             self._thread.start()
 
     def _run(self):
+        redis_away_since = None
         while True:
             # Also wake now and then without news: another process may have died with a full spool.
             self._wake.wait(1.0)
             self._wake.clear()
             try:
                 self._drain()
-            except Exception:  # noqa: BLE001 - Redis hiccup: the spool is still there next time
+                if redis_away_since is not None:
+                    _logger.warning("Report spool reachable again after %.0f s", time.monotonic() - redis_away_since)
+                    redis_away_since = None
+            except redis_errors.ConnectionError as exc:
+                # An outage: one line when it starts, not a traceback a second (the consumer logs its retries).
+                if redis_away_since is None:
+                    redis_away_since = time.monotonic()
+                    _logger.warning("Report spool unreachable (%s); its reports wait in Redis", exc)
+                time.sleep(1.0)
+            except Exception:  # noqa: BLE001 - anything else: the spool is still there next time
                 _logger.exception("Report spool could not be drained")
                 time.sleep(1.0)
 

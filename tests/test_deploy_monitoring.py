@@ -10,7 +10,9 @@ from celery_bridge.iot import ingest
 
 REPO = Path(__file__).resolve().parents[1]
 WORKER_METRICS = {"celery_tasks_total", "celery_task_duration_seconds_bucket", "celery_task_retries_total",
-                  "celery_queue_length", "celery_queue_oldest_message_age_seconds", "celery_workers_active"}
+                  "celery_queue_length", "celery_queue_oldest_message_age_seconds", "celery_workers_active",
+                  "celery_broker_connected", "celery_broker_outage_seconds", "celery_broker_reconnects_total",
+                  "celery_poison_messages_total"}
 ODOO_METRICS = {"smart_dairy_jobs_jobs", "smart_dairy_jobs_dead_letters_open", "smart_dairy_jobs_sla_breaches_1h",
                 "smart_dairy_jobs_oldest_pending_seconds", "smart_dairy_jobs_workers_alive"}
 INGEST_METRICS = {ingest.MESSAGES_METRIC + "_total", ingest.READINGS_METRIC + "_total", ingest.BACKLOG_METRIC,

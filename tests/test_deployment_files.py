@@ -112,3 +112,9 @@ def test_odoo_and_every_worker_share_the_signing_secret():
     compose = _raw_compose()
     for where in (compose["x-worker"]["environment"], compose["services"]["odoo"]["environment"]):
         assert where["JOB_SIGNING_SECRET"].startswith("${JOB_SIGNING_SECRET:?"), where
+
+
+def test_workers_have_a_health_check_and_the_ingestion_bridge_does_not_inherit_it():
+    compose = _raw_compose()
+    assert compose["x-worker"]["healthcheck"]["test"] == ["CMD", "python", "-m", "celery_bridge.healthcheck"]
+    assert compose["services"]["iot-ingest"]["healthcheck"] == {"disable": True}
