@@ -40,7 +40,7 @@ METRICS = {"milk_yield": 12.0, "milk_flow": 2.5, "conductivity": 5.0, "fat": 4.0
 WARM_UP = 5.0
 
 
-GROUPS = (("odoo-bin", "Odoo"), ("celery_bridge.iot.ingest", "ingestion bridge"), ("celery", "worker"),
+GROUPS = (("odoo-bin", "Odoo"), ("celery_bridge.services.iot_ingest", "ingestion bridge"), ("celery", "worker"),
           ("mosquitto", "Mosquitto"), ("postgres", "PostgreSQL"), ("redis-server", "Redis"))
 
 

@@ -25,9 +25,9 @@ from celery.result import ResultSet
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from celery_bridge.app_factory import make_app  # noqa: E402
-from celery_bridge.config import load_settings  # noqa: E402
-from celery_bridge.odoo_client import OdooClient, Reporter  # noqa: E402
+from celery_bridge.broker.app_factory import make_app  # noqa: E402
+from celery_bridge.core.config import load_settings  # noqa: E402
+from celery_bridge.worker.odoo_client import OdooClient, Reporter  # noqa: E402
 from tests.e2e.harness import ADMIN, ODOO_PATH, Client, OdooServer, RedisServer, Worker, issue_bridge_key  # noqa: E402
 
 ODOO_SIDE = Path(__file__).with_name("odoo_side.py")

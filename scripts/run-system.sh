@@ -50,7 +50,7 @@ done
 # A fresh database's administrator is admin/admin: change it before exposing this server.
 export ODOO_CLIENT_PASSWORD="${SDJ_ADMIN_PASSWORD:-admin}"
 say "Issuing the bridge user's API key"
-ODOO_API_KEY="$("$PY" -m celery_bridge.cli --login admin issue-bridge-key)"
+ODOO_API_KEY="$("$PY" -m celery_bridge.services.cli --login admin issue-bridge-key)"
 export ODOO_API_KEY
 
 # The IoT tasks write readings straight into Odoo's database: same server and role as Odoo.
@@ -61,12 +61,12 @@ say "Starting Celery workers for every queue (log: var/worker.log)"
 pids+=($!)
 
 say "Starting the MQTT ingestion bridge on ${MQTT_URL:-mqtt://127.0.0.1:1883} (log: var/ingest.log)"
-"$PY" -m celery_bridge.iot.ingest >> "$STATE/ingest.log" 2>&1 &
+"$PY" -m celery_bridge.services.iot_ingest >> "$STATE/ingest.log" 2>&1 &
 pids+=($!)
 
 say "Smoke test: an XML-RPC dispatch of smart_dairy.health.ping"
 for _ in $(seq 1 60); do grep -q "ready." "$STATE/worker.log" 2>/dev/null && break; sleep 0.5; done
-"$PY" -m celery_bridge.cli --login admin dispatch smart_dairy.health.ping --wait 20 | tee "$STATE/smoke.json"
+"$PY" -m celery_bridge.services.cli --login admin dispatch smart_dairy.health.ping --wait 20 | tee "$STATE/smoke.json"
 grep -q '"state": "success"' "$STATE/smoke.json" || { echo "The ping did not succeed: see var/*.log" >&2; exit 1; }
 
 cat <<INFO

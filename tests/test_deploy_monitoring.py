@@ -5,8 +5,8 @@ from pathlib import Path
 
 import yaml
 
-from celery_bridge import metrics
-from celery_bridge.iot import ingest
+from celery_bridge.worker import metrics
+from celery_bridge.services import iot_ingest as ingest
 
 REPO = Path(__file__).resolve().parents[1]
 WORKER_METRICS = {"celery_tasks_total", "celery_task_duration_seconds_bucket", "celery_task_retries_total",

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from celery_bridge.config import load_settings
+from celery_bridge.core.config import load_settings
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -116,5 +116,5 @@ def test_odoo_and_every_worker_share_the_signing_secret():
 
 def test_workers_have_a_health_check_and_the_ingestion_bridge_does_not_inherit_it():
     compose = _raw_compose()
-    assert compose["x-worker"]["healthcheck"]["test"] == ["CMD", "python", "-m", "celery_bridge.healthcheck"]
+    assert compose["x-worker"]["healthcheck"]["test"] == ["CMD", "python", "-m", "celery_bridge.worker.healthcheck"]
     assert compose["services"]["iot-ingest"]["healthcheck"] == {"disable": True}

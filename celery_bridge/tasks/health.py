@@ -6,10 +6,10 @@ from datetime import datetime, timezone
 
 from celery.exceptions import SoftTimeLimitExceeded
 
-from .. import errors
-from ..base import OdooJobTask, _settings
-from ..celery import app
-from ..config import diagnostics_dir
+from celery_bridge.core import errors
+from celery_bridge.worker.task import OdooJobTask, _settings
+from celery_bridge.celery import app
+from celery_bridge.core.config import diagnostics_dir
 
 _DIAGNOSTIC_ERRORS = {
     errors.NETWORK_TIMEOUT: errors.NetworkTimeout,

@@ -1,6 +1,6 @@
 """IoT tasks of spec B-009 §3.2 on celery:iot (30 s, 5 retries): readings in, alerts and status out.
 
-They write the ``smart_dairy_iot`` addon's tables directly and in bulk (see celery_bridge.iot.store);
+They write the ``smart_dairy_iot`` addon's tables directly and in bulk (see celery_bridge.odoo_db.iot);
 only the critical-alert notification goes through Odoo, where mail and activities live. Each works in
 the job's company only (``self.job_company_id()``): a device code, a sweep, the health check and the
 daily aggregation never reach another company's devices.
@@ -10,12 +10,13 @@ from datetime import date, datetime, timedelta
 
 import pytz
 
-from .. import database as db
-from .. import errors
-from ..base import OdooJobTask, _settings
-from ..celery import app
-from ..iot import catalog, store
-from ..odoo_client import get_client
+from celery_bridge.odoo_db import connection as db
+from celery_bridge.core import errors
+from celery_bridge.worker.task import OdooJobTask, _settings
+from celery_bridge.celery import app
+from celery_bridge.core import iot_catalog as catalog
+from celery_bridge.odoo_db import iot as store
+from celery_bridge.worker.odoo_client import get_client
 
 _logger = logging.getLogger(__name__)
 

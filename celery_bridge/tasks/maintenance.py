@@ -7,12 +7,12 @@ from pathlib import Path
 
 from psycopg2.extensions import parse_dsn
 
-from .. import database as db
-from .. import errors
-from ..base import OdooJobTask, _settings
-from ..celery import app
-from ..odoo_client import get_client
-from ..scrub import hide_url_passwords, redact
+from celery_bridge.odoo_db import connection as db
+from celery_bridge.core import errors
+from celery_bridge.worker.task import OdooJobTask, _settings
+from celery_bridge.celery import app
+from celery_bridge.worker.odoo_client import get_client
+from celery_bridge.core.scrub import hide_url_passwords, redact
 
 # Small batches, each its own transaction: no lock held for long, the ingestion keeps writing.
 BATCH = 5000

@@ -3,10 +3,12 @@
 Each task returns what Odoo logs (recipient, template, outcome, message id); Odoo writes the
 notification log when the job's result comes back, so no task calls Odoo per message.
 """
-from .. import errors, mail, mail_templates
-from ..base import OdooJobTask, _redis, _settings
-from ..celery import app
-from ..sms import HttpSmsProvider, masked_number
+from celery_bridge.core import errors, mail_templates
+from celery_bridge.integrations import mail
+from celery_bridge.worker.task import OdooJobTask, _redis, _settings
+from celery_bridge.celery import app
+from celery_bridge.core.scrub import masked_number
+from celery_bridge.integrations.sms import HttpSmsProvider
 
 
 def _rendered(subject, body_html, template, context):

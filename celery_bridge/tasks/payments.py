@@ -5,10 +5,10 @@ idempotency key is the payment reference); the worker's claim stops a redelivere
 lock per reference stops two runs charging at once; and every attempt after the first asks the
 gateway first (``pay_once``), so a charge whose reply was lost is found instead of repeated.
 """
-from .. import errors
-from ..base import OdooJobTask, _redis, _settings, job_context
-from ..celery import app
-from ..payments.gateway import COMPLETED, DECLINED, get_gateway, pay_once
+from celery_bridge.core import errors
+from celery_bridge.worker.task import OdooJobTask, _redis, _settings, job_context
+from celery_bridge.celery import app
+from celery_bridge.integrations.payments.gateway import COMPLETED, DECLINED, get_gateway, pay_once
 
 LOCK_SECONDS = 150  # longer than the task's 2-minute hard limit
 

@@ -1,7 +1,7 @@
 """Reports of spec B-009 §3.2 on celery:report (1 h hard, 55 min soft, 2 retries).
 
 The worker reads the data straight from Odoo's database (read-only SQL, one query per report), renders
-CSV, XLSX or PDF (celery_bridge.reporting) and attaches the file to the job in Odoo with one XML-RPC
+CSV, XLSX or PDF (celery_bridge.integrations.tables) and attaches the file to the job in Odoo with one XML-RPC
 call; Odoo then tells the requesting user. A soft time-out ends the job as a time-limit failure, and
 Odoo tells the user that too, instead of failing silently.
 """
@@ -11,12 +11,15 @@ from datetime import date, datetime, timedelta
 
 import pytz
 
-from .. import database as db
-from .. import errors, job_statistics, mail, mail_templates
-from ..base import OdooJobTask, _settings, job_context
-from ..celery import app
-from ..iot import catalog, store
-from ..odoo_client import get_client
+from celery_bridge.odoo_db import connection as db
+from celery_bridge.core import errors, mail_templates
+from celery_bridge.odoo_db import job_statistics
+from celery_bridge.integrations import mail
+from celery_bridge.worker.task import OdooJobTask, _settings, job_context
+from celery_bridge.celery import app
+from celery_bridge.core import iot_catalog as catalog
+from celery_bridge.odoo_db import iot as store
+from celery_bridge.worker.odoo_client import get_client
 
 REPORT_TYPES = ("milk_production", "job_statistics")
 
@@ -44,7 +47,7 @@ def milk_production_rows(cr, start, end, tz_name, company_ids):
 
 
 def job_statistics_rows(cr, start, end, tz_name, company_ids):
-    """Per task and queue, from the statistics Odoo's task metrics show (celery_bridge.job_statistics)."""
+    """Per task and queue, from the statistics Odoo's task metrics show (celery_bridge.odoo_db.job_statistics)."""
     return [
         (row["task_name"], row["queue"], row["count"], round(row["success_rate"], 1), round(row["failure_rate"], 1),
          round(row["mean_duration"], 3), round(row["p95_duration"], 3), round(row["mean_wait"], 3),
@@ -94,7 +97,7 @@ def build_report(settings, report_type, date_from, date_to, fmt, company_id, use
     rows = db.run_in_transaction(
         settings, lambda cr: report_rows(cr, report_type, *period, settings.farm_timezone, company_id, user_id))
     # openpyxl and reportlab weigh ~40 MB a process: only the processes that render a report load them.
-    from .. import reporting
+    from celery_bridge.integrations import tables as reporting
 
     subtitle = f"{start.isoformat()} to {end.isoformat()} ({settings.farm_timezone}), {len(rows)} rows"
     content, mimetype, extension = reporting.render_table(

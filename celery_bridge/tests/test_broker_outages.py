@@ -10,10 +10,11 @@ from kombu import Connection, Consumer, Exchange, Queue
 from kombu.transport import redis as kombu_redis
 from prometheus_client import CollectorRegistry, start_http_server
 
-from celery_bridge import healthcheck, metrics, producer
-from celery_bridge.app_factory import POISON_SAFE_TRANSPORT, build_config, poison_safe_transport
-from celery_bridge.config import load_settings
-from celery_bridge.transport import PoisonSafeTransport, poison_list
+from celery_bridge.worker import healthcheck, metrics
+from celery_bridge.broker import producer
+from celery_bridge.broker.app_factory import POISON_SAFE_TRANSPORT, build_config, poison_safe_transport
+from celery_bridge.core.config import load_settings
+from celery_bridge.broker.transport import PoisonSafeTransport, poison_list
 
 REDIS_URL = os.environ.get("SDJ_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 POISON = [b"garbage", b"", b"42", b"[1, 2]", b'{"body": "x"}', b"\xff\xfe not utf-8",
@@ -198,6 +199,6 @@ def test_queue_metrics_skip_an_absent_redis_without_failing_the_scrape():
 def test_time_limits_celery_would_choke_on_are_refused_before_it(headers, refused):
     from types import SimpleNamespace
 
-    from celery_bridge.base import _header_problem
+    from celery_bridge.worker.task import _header_problem
 
     assert bool(_header_problem(SimpleNamespace(headers=headers))) is refused

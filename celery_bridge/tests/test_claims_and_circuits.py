@@ -5,8 +5,9 @@ import sys
 
 import pytest
 
-from celery_bridge import circuit, idempotency
-from celery_bridge.idempotency import BUSY, DONE, DUPLICATE, RUN, Claims
+from celery_bridge.broker import circuit
+from celery_bridge.core import idempotency
+from celery_bridge.broker.claims import BUSY, DONE, DUPLICATE, RUN, Claims
 
 
 def test_key_is_stable_and_scoped():
@@ -48,7 +49,7 @@ def test_a_failed_run_releases_the_key_for_the_retry(redis_db):
 
 def test_the_claim_of_a_dead_process_is_taken_over(redis_db):
     key = redis_db.test_prefix + "k"
-    code = ("import redis, sys; from celery_bridge.idempotency import Claims; "
+    code = ("import redis, sys; from celery_bridge.broker.claims import Claims; "
             "Claims(redis.Redis.from_url(sys.argv[1])).claim(sys.argv[2], 'job-1', 60)")
     url = os.environ.get("SDJ_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
     subprocess.run([sys.executable, "-c", code, url, key], check=True)  # claims, then exits

@@ -5,10 +5,10 @@ from dataclasses import fields
 import pytest
 from celery.worker.consumer.consumer import INVALID_TASK_ERROR, UNKNOWN_TASK_ERROR
 
-from celery_bridge import routing
-from celery_bridge.base import HideJobArguments
-from celery_bridge.config import Settings, diagnostics_dir, load_settings
-from celery_bridge.scrub import MASK, hide_url_passwords, is_secret_key, scrub
+from celery_bridge.core import routing
+from celery_bridge.worker.task import HideJobArguments
+from celery_bridge.core.config import Settings, diagnostics_dir, load_settings
+from celery_bridge.core.scrub import MASK, hide_url_passwords, is_secret_key, scrub
 
 
 def test_environment_wins_over_odoo_conf(tmp_path):

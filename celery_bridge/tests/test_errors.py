@@ -2,7 +2,7 @@ import socket
 
 import pytest
 
-from celery_bridge import errors
+from celery_bridge.core import errors
 
 
 class _PgLockError(Exception):
@@ -84,7 +84,7 @@ def test_worker_lost_is_retried_at_once():
 def test_typed_errors_survive_pickling_with_their_details():
     import pickle
 
-    from celery_bridge.base import Deferred
+    from celery_bridge.worker.task import Deferred
 
     limited = pickle.loads(pickle.dumps(errors.RateLimited("slow down", retry_after=7)))
     assert (str(limited), limited.retry_after) == ("slow down", 7)

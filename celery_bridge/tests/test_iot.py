@@ -4,8 +4,9 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from celery_bridge.config import Settings
-from celery_bridge.iot import catalog, ingest
+from celery_bridge.core.config import Settings
+from celery_bridge.core import iot_catalog as catalog
+from celery_bridge.services import iot_ingest as ingest
 
 NOW = datetime(2026, 11, 21, 6, 0, 0)
 

@@ -1,10 +1,10 @@
 """The ingestion bridge keeps within submit_readings' limits and is not jammed by a batch Odoo refuses."""
 import xmlrpc.client
 
-from celery_bridge import limits
-from celery_bridge.config import Settings
-from celery_bridge.iot import ingest
-from celery_bridge.schemas.iot import MAX_DEVICE_ID_LENGTH
+from celery_bridge.core import limits
+from celery_bridge.core.config import Settings
+from celery_bridge.services import iot_ingest as ingest
+from celery_bridge.core.schemas.iot import MAX_DEVICE_ID_LENGTH
 
 import pytest
 

@@ -2,7 +2,7 @@ import itertools
 
 import pytest
 
-from celery_bridge import jobstate as js
+from celery_bridge.core import jobstate as js
 
 
 def test_happy_path_is_allowed():

@@ -5,9 +5,9 @@ from dataclasses import replace
 
 import pytest
 
-from celery_bridge import errors
-from celery_bridge.config import Settings
-from celery_bridge.mail import chunks, render_named, send_mail
+from celery_bridge.core import errors
+from celery_bridge.core.config import Settings
+from celery_bridge.integrations.mail import chunks, render_named, send_mail
 from tests.fakes._net import free_port
 
 

@@ -1,9 +1,9 @@
 """Queue metrics read the Redis transport as it really stores messages (a real Redis, real Celery publish)."""
 import os
 
-from celery_bridge import metrics
-from celery_bridge.config import load_settings
-from celery_bridge.producer import Outgoing, publish
+from celery_bridge.worker import metrics
+from celery_bridge.core.config import load_settings
+from celery_bridge.broker.producer import Outgoing, publish
 
 
 def test_queue_length_counts_every_priority_list_and_the_oldest_message_age(redis_db):

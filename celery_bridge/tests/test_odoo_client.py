@@ -11,8 +11,8 @@ from xmlrpc.server import SimpleXMLRPCRequestHandler, SimpleXMLRPCServer
 
 import pytest
 
-from celery_bridge.config import load_settings
-from celery_bridge.odoo_client import OdooAuthError, OdooClient, Reporter
+from celery_bridge.core.config import load_settings
+from celery_bridge.worker.odoo_client import OdooAuthError, OdooClient, Reporter
 
 
 class FakeOdoo:

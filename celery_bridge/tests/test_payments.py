@@ -6,9 +6,9 @@ from dataclasses import replace
 import pytest
 import requests
 
-from celery_bridge import errors
-from celery_bridge.config import Settings
-from celery_bridge.payments import COMPLETED, DECLINED, get_gateway, pay_once
+from celery_bridge.core import errors
+from celery_bridge.core.config import Settings
+from celery_bridge.integrations.payments import COMPLETED, DECLINED, get_gateway, pay_once
 from tests.fakes.payment_sandbox import BKASH_CREDENTIALS, NAGAD_API_KEY, NAGAD_MERCHANT_ID
 
 GATEWAYS = ["bkash", "nagad"]

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import redis
 
-from celery_bridge.store import check_noeviction
+from celery_bridge.broker.redis_state import check_noeviction
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -7,8 +7,8 @@ import openpyxl
 import pytest
 from pypdf import PdfReader
 
-from celery_bridge import errors
-from celery_bridge.reporting import render_table
+from celery_bridge.core import errors
+from celery_bridge.integrations.tables import render_table
 
 COLUMNS = ["Farm", "Cows", "Litres", "Collected on", "Checked at", "Note"]
 ROWS = [

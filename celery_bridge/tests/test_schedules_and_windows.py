@@ -1,7 +1,7 @@
 from datetime import datetime
 
-from celery_bridge import schedules, windows
-from celery_bridge.schedules import Schedule
+from celery_bridge.core import schedules, windows
+from celery_bridge.core.schedules import Schedule
 
 DAY = Schedule("daily", "celery", datetime(2026, 11, 21, 18, 0), 1, "days")  # 00:00 in Asia/Dhaka
 

@@ -1,7 +1,7 @@
 """The task argument schemas Odoo checks at dispatch and the workers check before running."""
 import pytest
 
-from celery_bridge import limits, schemas
+from celery_bridge.core import limits, schemas
 
 PING = "smart_dairy.health.ping"
 TOUCH = "smart_dairy.health.touch"
@@ -19,7 +19,7 @@ def refused(task, args=(), kwargs=None):
 def test_every_task_the_workers_implement_has_a_schema():
     import importlib
 
-    from celery_bridge.app_factory import TASK_MODULES
+    from celery_bridge.broker.app_factory import TASK_MODULES
     from celery_bridge.celery import app
 
     for module in TASK_MODULES:

@@ -1,5 +1,5 @@
 """Job messages signed by Odoo: what a signature covers, and key rotation."""
-from celery_bridge import signing
+from celery_bridge.core import signing
 
 FIELDS = ("smart_dairy.maintenance.backup_database", "uuid-1", [], {"keep": 7}, 1, "company-1:t:all:k", 1, 2)
 

@@ -4,8 +4,9 @@ from email.utils import formatdate
 import pytest
 import requests
 
-from celery_bridge import errors, http_calls
-from celery_bridge.sms import HttpSmsProvider, normalise_number
+from celery_bridge.core import errors
+from celery_bridge.integrations import http_calls
+from celery_bridge.integrations.sms import HttpSmsProvider, normalise_number
 from tests.fakes._net import free_port
 
 

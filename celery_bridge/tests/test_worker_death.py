@@ -7,13 +7,14 @@ from types import SimpleNamespace
 
 import pytest
 
-from celery_bridge import jobstate
-from celery_bridge.base import held_jobs
-from celery_bridge.idempotency import Claims, done_claim_floor
-from celery_bridge.odoo_client import OdooClient, Reporter
-from celery_bridge.producer import ATTEMPT_HEADER
+from celery_bridge.core import jobstate
+from celery_bridge.worker.task import held_jobs
+from celery_bridge.broker.claims import Claims
+from celery_bridge.core.idempotency import done_claim_floor
+from celery_bridge.worker.odoo_client import OdooClient, Reporter
+from celery_bridge.broker.producer import ATTEMPT_HEADER
 
-from .test_odoo_client import fake_odoo, report, settings_for  # noqa: F401 - fixture
+from celery_bridge.tests.test_odoo_client import fake_odoo, report, settings_for  # noqa: F401 - fixture
 
 S, F, R, E, ST = jobstate.SUCCESS, jobstate.FAILURE, jobstate.RETRY, jobstate.ENQUEUED, jobstate.STARTED
 

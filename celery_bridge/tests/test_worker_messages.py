@@ -17,10 +17,10 @@ import pytest
 import redis
 from kombu import Connection, Exchange, Producer, Queue
 
-from celery_bridge.app_factory import make_app
-from celery_bridge.config import load_settings
-from celery_bridge.producer import ATTEMPT_HEADER, COMPANY_HEADER, USER_HEADER
-from celery_bridge.scrub import MASK
+from celery_bridge.broker.app_factory import make_app
+from celery_bridge.core.config import load_settings
+from celery_bridge.broker.producer import ATTEMPT_HEADER, COMPANY_HEADER, USER_HEADER
+from celery_bridge.core.scrub import MASK
 from tests.e2e.harness import REPO, RedisServer, free_port, stop_process, wait_for
 
 SECRETS = {"password": "hunter2-Pa55word-7c1e", "api_key": "ak-live-93f0a1b2c3d4e5", "pwd": "pwd-value-5e6f7a"}

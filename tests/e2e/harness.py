@@ -70,8 +70,8 @@ def odoo_env():
 def signed_headers(task_name, task_id, args=(), kwargs=None, **headers):
     """Message headers signed as Odoo signs them, for a test that publishes a job's message itself
     (a redelivery, a racing resend)."""
-    from celery_bridge import signing
-    from celery_bridge.producer import ATTEMPT_HEADER, COMPANY_HEADER, KEY_HEADER, USER_HEADER
+    from celery_bridge.core import signing
+    from celery_bridge.broker.producer import ATTEMPT_HEADER, COMPANY_HEADER, KEY_HEADER, USER_HEADER
 
     headers[signing.HEADER] = signing.sign(
         SIGNING_SECRET, task_name, task_id, list(args), dict(kwargs or {}), headers.get(ATTEMPT_HEADER),
@@ -228,7 +228,7 @@ class MosquittoServer:
 
 
 class Ingestor:
-    """The MQTT ingestion bridge process (python -m celery_bridge.iot.ingest)."""
+    """The MQTT ingestion bridge process (python -m celery_bridge.services.iot_ingest)."""
 
     def __init__(self, workdir, odoo, mqtt_url, api_key):
         self.log = Path(workdir) / "ingest.log"
@@ -240,7 +240,7 @@ class Ingestor:
         self.process = None
 
     def start(self):
-        self.process = subprocess.Popen([sys.executable, "-m", "celery_bridge.iot.ingest"], cwd=str(REPO),
+        self.process = subprocess.Popen([sys.executable, "-m", "celery_bridge.services.iot_ingest"], cwd=str(REPO),
                                         env=self.env, stdout=open(self.log, "a"), stderr=subprocess.STDOUT)
         wait_for(lambda: self.metric("smart_dairy_iot_mqtt_connected") == 1.0, timeout=30,
                  what="the ingestion bridge to connect")

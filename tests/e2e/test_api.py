@@ -128,7 +128,7 @@ def test_the_readme_client_runs(worker, odoo, service):
                ODOO_CLIENT_PASSWORD=service.secret)
 
     def cli(*args):
-        result = subprocess.run([sys.executable, "-m", "celery_bridge.cli", *args], cwd=REPO, env=env,
+        result = subprocess.run([sys.executable, "-m", "celery_bridge.services.cli", *args], cwd=REPO, env=env,
                                 capture_output=True, text=True, timeout=60)
         return result
 

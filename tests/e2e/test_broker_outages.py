@@ -11,7 +11,7 @@ from urllib.request import urlopen
 
 import redis as redis_lib
 
-from celery_bridge import healthcheck
+from celery_bridge.worker import healthcheck
 
 from .harness import Worker, wait_for
 from .test_walking_skeleton import read_job, wait_for_state
@@ -45,7 +45,7 @@ def highest_retry(log_text):
 
 
 def publish_timeout(odoo):
-    from celery_bridge.config import read_section
+    from celery_bridge.core.config import read_section
 
     return float(read_section(str(odoo.conf)).get("publish_timeout", 3.0))
 

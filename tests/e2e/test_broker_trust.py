@@ -3,9 +3,9 @@ not a backup, not a diagnostic — nor make a real job's message speak for anoth
 import uuid
 from pathlib import Path
 
-from celery_bridge.app_factory import make_app
-from celery_bridge.config import load_settings
-from celery_bridge.producer import ATTEMPT_HEADER, COMPANY_HEADER, USER_HEADER
+from celery_bridge.broker.app_factory import make_app
+from celery_bridge.core.config import load_settings
+from celery_bridge.broker.producer import ATTEMPT_HEADER, COMPANY_HEADER, USER_HEADER
 
 from .harness import signed_headers, wait_for
 from .test_walking_skeleton import read_job, wait_for_state

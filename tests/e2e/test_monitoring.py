@@ -3,8 +3,8 @@ import urllib.request
 
 from prometheus_client.parser import text_string_to_metric_families
 
-from celery_bridge.app_factory import make_app
-from celery_bridge.config import load_settings
+from celery_bridge.broker.app_factory import make_app
+from celery_bridge.core.config import load_settings
 
 from .harness import wait_for
 from .test_walking_skeleton import read_job, wait_for_state

@@ -211,8 +211,8 @@ def test_a_lost_reply_is_retried_without_charging_twice(admin, worker, outside, 
 
 def test_two_runs_at_once_for_one_payment_charge_once(admin, worker, outside, broker, customer):
     """Two task runs for one reference at the same moment (a redelivery racing a rogue resend): one charge."""
-    from celery_bridge.app_factory import make_app
-    from celery_bridge.config import load_settings
+    from celery_bridge.broker.app_factory import make_app
+    from celery_bridge.core.config import load_settings
 
     reference = f"PAY-RACE-{uuid.uuid4().hex[:6]}"
     app = make_app(load_settings({"CELERY_BROKER_URL": broker.url + "/0", "CELERY_RESULT_BACKEND": broker.url + "/1"},

@@ -10,7 +10,7 @@ from pathlib import Path
 import redis as redis_lib
 from kombu import Connection, Exchange, Producer
 
-from celery_bridge.idempotency import make_key
+from celery_bridge.core.idempotency import make_key
 
 from .harness import signed_headers, wait_for
 from .test_walking_skeleton import read_job, wait_for_state
@@ -100,8 +100,8 @@ def test_jobs_lost_with_a_redis_restart_are_sent_again(live_worker, broker, admi
 
 def _resend(broker, job_uuid, attempt, kwargs):
     """Publish a job's message again, as a broker redelivery would."""
-    from celery_bridge.app_factory import make_app
-    from celery_bridge.config import load_settings
+    from celery_bridge.broker.app_factory import make_app
+    from celery_bridge.core.config import load_settings
 
     app = make_app(load_settings({"CELERY_BROKER_URL": broker.url + "/0"}, section={}), current=False)
     app.send_task("smart_dairy.health.touch", kwargs=kwargs, task_id=job_uuid, queue="celery",

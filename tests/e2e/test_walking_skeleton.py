@@ -167,8 +167,8 @@ def test_time_limits_end_the_job_as_failure(worker, admin, ignore_soft_limit, me
 def test_worker_reports_reach_odoo_in_batches(odoo, broker, bridge_key, gateway):
     import redis
 
-    from celery_bridge.config import load_settings
-    from celery_bridge.odoo_client import OdooClient, Reporter
+    from celery_bridge.core.config import load_settings
+    from celery_bridge.worker.odoo_client import OdooClient, Reporter
 
     job_ids = [gateway("smart_dairy.job", "dispatch", "smart_dairy.health.ping", countdown=3600) for _ in range(30)]
     uuids = [job["uuid"] for job in gateway("smart_dairy.job", "read", job_ids, ["uuid"])]

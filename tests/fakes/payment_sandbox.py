@@ -17,7 +17,7 @@ Also over HTTP: ``POST /__sandbox/script {"step", "outcome", "count"}``, ``GET /
 Payers that always decline: see ``DECLINING_PAYERS``. ``rendezvous(step, n)`` holds the next n calls
 of a step until all n have arrived, to make concurrent requests really meet.
 
-Nagad crypto is simplified as in ``celery_bridge/payments/nagad.py``: base64 JSON + HMAC-SHA256.
+Nagad crypto is simplified as in ``celery_bridge/integrations/payments/nagad.py``: base64 JSON + HMAC-SHA256.
 """
 import base64
 import hashlib

@@ -1,14 +1,14 @@
 from odoo import api, fields, models
 from odoo.exceptions import AccessError, UserError, ValidationError
 
-from celery_bridge import limits
-from celery_bridge.iot import catalog
+from celery_bridge.core import limits
+from celery_bridge.core import iot_catalog as catalog
 
 from .smart_dairy_iot_threshold import SEVERITIES
 
 
 class SmartDairyIotAlert(models.Model):
-    """Raised by the workers (celery_bridge.iot.store) when a reading leaves a threshold band or a device
+    """Raised by the workers (celery_bridge.odoo_db.iot) when a reading leaves a threshold band or a device
     falls silent; handled by people here. At most one open alert per device and rule (or per device for
     silence): further breaches update it and count."""
 

@@ -4,9 +4,9 @@ from collections import defaultdict
 from odoo import api, fields, models
 from odoo.exceptions import UserError, ValidationError
 
-from celery_bridge import limits
-from celery_bridge.iot import catalog
-from celery_bridge.schemas.iot import MAX_DEVICE_ID_LENGTH, MAX_READINGS_PER_JOB
+from celery_bridge.core import limits
+from celery_bridge.core import iot_catalog as catalog
+from celery_bridge.core.schemas.iot import MAX_DEVICE_ID_LENGTH, MAX_READINGS_PER_JOB
 
 PROCESS_TASK = "smart_dairy.iot.process_sensor_data"
 # Bytes of JSON text one reading may take on average when a batch's readings come as text.

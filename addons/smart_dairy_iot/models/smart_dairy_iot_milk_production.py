@@ -3,7 +3,7 @@ from odoo import fields, models
 
 class SmartDairyIotMilkProduction(models.Model):
     """Milk per device and farm day, recomputed from milk meter readings by the daily aggregation job
-    (celery_bridge.iot.store.aggregate_milk): rerunning a day updates its rows in place."""
+    (celery_bridge.odoo_db.iot.aggregate_milk): rerunning a day updates its rows in place."""
 
     _name = "smart_dairy.iot.milk.production"
     _description = "Daily Milk Production"

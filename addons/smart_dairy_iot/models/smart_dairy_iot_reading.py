@@ -2,13 +2,13 @@ import logging
 
 from odoo import fields, models, tools
 
-from celery_bridge.iot import catalog
+from celery_bridge.core import iot_catalog as catalog
 
 _logger = logging.getLogger(__name__)
 
 
 class SmartDairyIotReading(models.Model):
-    """One sensor value. Written in bulk by the workers (celery_bridge.iot.store), read by Odoo's
+    """One sensor value. Written in bulk by the workers (celery_bridge.odoo_db.iot), read by Odoo's
     views as any other model; no ORM create on the hot path."""
 
     _name = "smart_dairy.iot.reading"

@@ -1,7 +1,7 @@
 from odoo import api, fields, models
 from odoo.exceptions import AccessError, ValidationError
 
-from celery_bridge.iot import catalog
+from celery_bridge.core import iot_catalog as catalog
 
 SEVERITIES = [("info", "Info"), ("warning", "Warning"), ("critical", "Critical")]
 

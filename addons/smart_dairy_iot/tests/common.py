@@ -2,7 +2,7 @@ from datetime import datetime, timedelta
 
 from odoo.tests import TransactionCase, new_test_user
 
-from celery_bridge.iot import store
+from celery_bridge.odoo_db import iot as store
 
 
 def process_batch(env, device_code, raw_readings, now=None, company=None):
@@ -20,7 +20,7 @@ def make_reading(now, metric, value, seconds_ago=0):
 
 
 class SmartDairyIotCase(TransactionCase):
-    """Runs the workers' SQL (celery_bridge.iot.store) inside the test transaction."""
+    """Runs the workers' SQL (celery_bridge.odoo_db.iot) inside the test transaction."""
 
     @classmethod
     def setUpClass(cls):

@@ -2,7 +2,7 @@ from datetime import timedelta
 
 from odoo.exceptions import AccessError, UserError
 
-from celery_bridge.iot import store
+from celery_bridge.odoo_db import iot as store
 
 from .common import SmartDairyIotCase
 

@@ -1,7 +1,7 @@
 from datetime import date, datetime, timedelta
 
 from odoo.exceptions import AccessError, ValidationError
-from celery_bridge.iot import store
+from celery_bridge.odoo_db import iot as store
 
 from .common import SmartDairyIotCase
 

@@ -3,7 +3,7 @@ company B reaches company A's device, alerts, readings or production, and every 
 input cleanly with nothing written.
 
 Device IDs are unique across companies (one MQTT topic level names one device), so company B's
-attempts use company A's device ID and must find nothing. The workers' SQL (celery_bridge.iot.store)
+attempts use company A's device ID and must find nothing. The workers' SQL (celery_bridge.odoo_db.iot)
 runs in the test transaction with the company a job of B would carry.
 """
 import json
@@ -12,8 +12,8 @@ from datetime import date, datetime
 from odoo.exceptions import AccessError, ValidationError
 from odoo.tests import new_test_user
 
-from celery_bridge import limits
-from celery_bridge.iot import store
+from celery_bridge.core import limits
+from celery_bridge.odoo_db import iot as store
 
 from .common import SmartDairyIotCase
 

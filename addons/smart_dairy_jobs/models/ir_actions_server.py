@@ -3,7 +3,7 @@ import json
 from odoo import api, fields, models
 from odoo.exceptions import ValidationError
 
-from celery_bridge import schemas
+from celery_bridge.core import schemas
 
 
 class IrActionsServer(models.Model):

@@ -16,9 +16,10 @@ from odoo.http import request
 from odoo.modules.registry import Registry
 from odoo.tools import config
 
-from celery_bridge import errors, idempotency, jobstate, limits, producer, reports, schemas
-from celery_bridge.config import load_settings
-from celery_bridge.scrub import scrub
+from celery_bridge.core import errors, idempotency, jobstate, limits, reports, schemas
+from celery_bridge.broker import producer
+from celery_bridge.core.config import load_settings
+from celery_bridge.core.scrub import scrub
 
 _logger = logging.getLogger(__name__)
 
@@ -57,8 +58,8 @@ def odoo_side_settings():
 class SmartDairyJob(models.Model):
     """One piece of background work sent to Celery, from dispatch to its result.
 
-    The engine lives outside the ORM: the state machine in ``celery_bridge.jobstate``, publishing
-    in ``celery_bridge.producer``; this model records jobs and applies workers' reports.
+    The engine lives outside the ORM: the state machine in ``celery_bridge.core.jobstate``, publishing
+    in ``celery_bridge.broker.producer``; this model records jobs and applies workers' reports.
     """
 
     _name = "smart_dairy.job"
@@ -252,7 +253,7 @@ class SmartDairyJob(models.Model):
     def _prepare_dispatch(self, task_name, args, kwargs, options, origin=None):
         """The values of a new job, after every check a dispatch goes through, whatever its origin:
         known options, the caller's right to start the task type, the task's argument schema and the
-        limits of celery_bridge.limits. Raises before anything is written."""
+        limits of celery_bridge.core.limits. Raises before anything is written."""
         self._check_dispatch_options(options)
         if not isinstance(task_name, str) or not task_name or len(task_name) > limits.MAX_NAME_LENGTH:
             raise ValidationError(self.env._("The task name must be a non-empty string."))

@@ -6,7 +6,7 @@ from datetime import timedelta
 from odoo import api, fields, models
 from odoo.exceptions import AccessError, ValidationError
 
-from celery_bridge import jobstate, limits
+from celery_bridge.core import jobstate, limits
 
 MAX_CHUNK_SIZE = 10000
 MAX_FILE_BYTES = 200 * 1024 * 1024

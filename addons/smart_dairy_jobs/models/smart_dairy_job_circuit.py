@@ -6,8 +6,8 @@ from redis.exceptions import RedisError
 from odoo import api, fields, models
 from odoo.exceptions import UserError
 
-from celery_bridge import circuit
-from celery_bridge.store import redis_client
+from celery_bridge.broker import circuit
+from celery_bridge.broker.redis_state import redis_client
 
 _logger = logging.getLogger(__name__)
 

@@ -3,8 +3,8 @@ import json
 from odoo import api, fields, models
 from odoo.exceptions import AccessError, UserError, ValidationError
 
-from celery_bridge import errors, limits
-from celery_bridge.scrub import scrub
+from celery_bridge.core import errors, limits
+from celery_bridge.core.scrub import scrub
 
 STATES = [("new", "New"), ("requeued", "Requeued"), ("resolved", "Resolved"), ("discarded", "Discarded")]
 

@@ -4,7 +4,7 @@ from datetime import datetime, timedelta
 from odoo import api, fields, models
 from odoo.exceptions import AccessError, ValidationError
 
-from celery_bridge import job_statistics
+from celery_bridge.odoo_db import job_statistics
 
 _logger = logging.getLogger(__name__)
 
@@ -83,7 +83,7 @@ class SmartDairyJobMonitor(models.AbstractModel):
     @api.model
     def task_statistics(self, date_from, date_to):
         """Per task and queue over [date_from, date_to): count, success and failure rates, mean and p95
-        duration, mean wait (enqueued → started), SLA compliance (celery_bridge.job_statistics).
+        duration, mean wait (enqueued → started), SLA compliance (celery_bridge.odoo_db.job_statistics).
 
         Jobs users only, over the jobs of the companies they work in (``env.companies``: the caller's
         allowed companies, which Odoo checks against the user's). Dates are naive UTC, as text

@@ -2,7 +2,7 @@ from datetime import timedelta
 
 from odoo import fields, models
 
-from celery_bridge import producer
+from celery_bridge.broker import producer
 
 PRIORITY_HELP = "0 runs first, 9 last (the order of Celery's Redis priority lists)."
 

@@ -5,7 +5,7 @@ from datetime import timedelta
 from odoo import Command, api, fields, models
 from odoo.exceptions import AccessError, UserError, ValidationError
 
-from celery_bridge import jobstate, schedules
+from celery_bridge.core import jobstate, schedules
 
 _logger = logging.getLogger(__name__)
 
@@ -298,7 +298,7 @@ class SmartDairyJobSchedule(models.Model):
     def validate_schedules(self, days=7):
         """Next runs, overlaps on a queue and DST surprises of the active schedules, as plain data.
 
-        Also available to external tools over XML-RPC and as ``python -m celery_bridge.cli
+        Also available to external tools over XML-RPC and as ``python -m celery_bridge.services.cli
         validate-schedules``.
         """
         self.browse().check_access("read")  # Jobs users; they see the schedules of their companies

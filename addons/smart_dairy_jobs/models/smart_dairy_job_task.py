@@ -3,8 +3,9 @@ import re
 from odoo import api, fields, models
 from odoo.exceptions import AccessError, ValidationError
 
-from celery_bridge import errors, producer, windows
-from celery_bridge import idempotency as idempotency_keys
+from celery_bridge.core import errors, windows
+from celery_bridge.broker import producer
+from celery_bridge.core import idempotency as idempotency_keys
 
 from .smart_dairy_job_queue import PRIORITY_HELP
 

@@ -1,6 +1,6 @@
 from odoo import fields, models
 
-from celery_bridge import errors
+from celery_bridge.core import errors
 
 
 class SmartDairyJobTaskRetryRule(models.Model):

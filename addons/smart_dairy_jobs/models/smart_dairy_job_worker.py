@@ -4,7 +4,7 @@ from datetime import timedelta
 from odoo import api, fields, models
 from odoo.exceptions import AccessError, ValidationError
 
-from celery_bridge import limits
+from celery_bridge.core import limits
 
 OFFLINE_AFTER_BEATS = 3
 

@@ -2,7 +2,7 @@ import uuid
 
 from odoo.exceptions import AccessError
 
-from celery_bridge import circuit
+from celery_bridge.broker import circuit
 
 from .common import SmartDairyJobsCase
 

@@ -1,5 +1,5 @@
 """Reports that reach Odoo after the reaper gave up on their attempt, in every order, and jobs a
-silent worker held prefetched (celery_bridge.jobstate.judge_late_success)."""
+silent worker held prefetched (celery_bridge.core.jobstate.judge_late_success)."""
 import json
 from datetime import timedelta
 

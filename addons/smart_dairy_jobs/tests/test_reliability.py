@@ -4,7 +4,7 @@ from datetime import timedelta
 from odoo import fields
 from odoo.exceptions import AccessError, UserError
 
-from celery_bridge import errors
+from celery_bridge.core import errors
 
 from .common import SmartDairyJobsCase
 

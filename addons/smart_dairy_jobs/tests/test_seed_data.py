@@ -1,4 +1,4 @@
-from celery_bridge import routing
+from celery_bridge.core import routing
 
 from .common import SmartDairyJobsCase
 

@@ -13,7 +13,7 @@ from odoo import Command, fields
 from odoo.exceptions import AccessError, UserError, ValidationError
 from odoo.tests import TransactionCase, new_test_user
 
-from celery_bridge import limits
+from celery_bridge.core import limits
 
 PING = "smart_dairy.health.ping"
 FAIL = "smart_dairy.health.fail"

@@ -2,7 +2,7 @@ import json
 
 from odoo import models
 
-from celery_bridge.sms import masked_number
+from celery_bridge.core.scrub import masked_number
 
 # Records that follow one job and act on its outcome: (model, task).
 OUTCOME_OWNERS = (("smart_dairy.payment", "smart_dairy.payment.process_payment"),

@@ -3,8 +3,8 @@ from email_validator import EmailNotValidError
 from odoo import api, models
 from odoo.exceptions import AccessError, ValidationError
 
-from celery_bridge import limits, schemas
-from celery_bridge.mail_templates import NAMED_TEMPLATES, placeholders
+from celery_bridge.core import limits, schemas
+from celery_bridge.core.mail_templates import NAMED_TEMPLATES, placeholders
 
 SEND_EMAIL = "smart_dairy.email.send_email"
 BULK_EMAILS = "smart_dairy.email.send_bulk_emails"

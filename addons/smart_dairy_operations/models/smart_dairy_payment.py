@@ -3,8 +3,8 @@ import math
 from odoo import api, fields, models
 from odoo.exceptions import UserError, ValidationError
 
-from celery_bridge import limits, schemas
-from celery_bridge.payments.gateway import REFERENCE
+from celery_bridge.core import limits, schemas
+from celery_bridge.core.payment_reference import REFERENCE
 
 PROCESS_PAYMENT = "smart_dairy.payment.process_payment"
 GATEWAYS = [("bkash", "bKash"), ("nagad", "Nagad")]

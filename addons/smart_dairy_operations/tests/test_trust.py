@@ -7,7 +7,7 @@ from odoo import Command
 from odoo.exceptions import AccessError, UserError, ValidationError
 from odoo.tests import new_test_user
 
-from celery_bridge import errors
+from celery_bridge.core import errors
 from celery_bridge.tasks import reports
 
 from .common import OperationsCase

@@ -1,0 +1,190 @@
+"""Publishing job messages to the broker, for the Odoo side.
+
+A message names the task, its arguments and the job's uuid (the Celery task id) and attempt number;
+never a credential: workers hold their own API key.
+"""
+import logging
+import time
+from typing import NamedTuple
+
+from celery_bridge.core import signing
+from celery_bridge.broker.app_factory import make_app
+from celery_bridge.core.scrub import scrub
+
+_logger = logging.getLogger(__name__)
+
+ATTEMPT_HEADER = "sdj_attempt"
+KEY_HEADER = "sdj_key"
+KEY_TTL_HEADER = "sdj_key_ttl"
+LEASE_HEADER = "sdj_lease"
+SERVICE_HEADER = "sdj_service"
+SENT_AT_HEADER = "sdj_sent_at"  # lets the metrics tell the age of the oldest waiting message
+# Whose job it is: the worker reads and writes Odoo data of this company only, for this user.
+COMPANY_HEADER = "sdj_company"
+USER_HEADER = "sdj_user"
+
+_apps = {}
+
+
+class Outgoing(NamedTuple):
+    uuid: str
+    task_name: str
+    queue: str
+    priority: int
+    args: list
+    kwargs: dict
+    attempt: int
+    soft_time_limit: int = None
+    time_limit: int = None
+    key: str = None  # idempotency key; None: the job's own uuid
+    key_ttl: int = 3600
+    lease: int = 60
+    service: str = None  # external service whose circuit breaker guards the task
+    company_id: int = None  # the job's company: the worker's reach into Odoo data
+    user_id: int = None  # who dispatched it: the worker acts for them
+
+
+def publisher_app(settings):
+    """One Celery app per broker and process, kept for its connection pool."""
+    key = (settings.celery_broker_url, settings.publish_timeout)
+    app = _apps.get(key)
+    if app is None:
+        app = _apps[key] = make_app(settings, current=False)
+        # One connection attempt, bounded by the connect timeout: kombu would otherwise try again
+        # every 2 s until the connect timeout is spent, keeping an Odoo request waiting twice as long.
+        app.conf.broker_transport_options = dict(app.conf.broker_transport_options, max_retries=0)
+    return app
+
+
+# A retry with less time left than this would only be a connection refused by its own timeout.
+MIN_RETRY_TIME = 0.05
+
+
+def publish(settings, messages, deadline=None):
+    """Send ``messages``; return the uuids that reached the broker.
+
+    The whole call waits for the broker until ``deadline`` at most (a ``time.monotonic()`` value;
+    default: PUBLISH_TIMEOUT from now), so an Odoo request never waits longer than that for a broker
+    that is away. On a broker error it tries once more on a fresh connection (a pooled one may
+    predate a broker restart), within the time left; what was not sent stays pending in Odoo for
+    the sweeper, so an outage is a delay, never a loss.
+    """
+    sent = []
+    if not messages:
+        return sent
+    if deadline is None:
+        deadline = time.monotonic() + settings.publish_timeout
+    try:
+        _attempt(settings, messages, sent, deadline)
+    except Exception as exc:  # noqa: BLE001 - a pooled connection may predate a broker restart
+        # A closed pool cannot be reopened: drop the whole app, the next publish builds a new one.
+        _apps.pop((settings.celery_broker_url, settings.publish_timeout), None)
+        if deadline - time.monotonic() < MIN_RETRY_TIME:
+            _logger.warning("Broker unreachable after sending %d of %d job(s), publish timeout spent; the rest "
+                            "stay pending: %s", len(sent), len(messages), exc)
+            return sent
+        _logger.info("Publishing failed (%s); retrying once on a fresh connection", exc)
+        try:
+            _attempt(settings, messages[len(sent):], sent, deadline, fresh=True)
+        except Exception as exc_again:  # noqa: BLE001 - any broker fault leaves the rest for the sweeper
+            _logger.warning(
+                "Broker unreachable after sending %d of %d job(s); the rest stay pending: %s",
+                len(sent), len(messages), exc_again,
+            )
+    return sent
+
+
+def _attempt(settings, messages, sent, deadline, fresh=False):
+    """Publish on a pooled connection while the whole timeout is left, else on a connection of its
+    own whose connect and socket timeouts end at ``deadline``."""
+    app = publisher_app(settings)
+    left = deadline - time.monotonic()
+    if not fresh and left >= settings.publish_timeout - MIN_RETRY_TIME:
+        with app.producer_or_acquire() as producer:
+            _send(app, messages, sent, settings, producer)
+        return
+    if left <= 0:
+        raise TimeoutError("publish timeout spent")
+    timeouts = {"socket_timeout": left, "socket_connect_timeout": left, "max_retries": 0}
+    with app.connection_for_write(connect_timeout=left, transport_options=timeouts) as connection:
+        _send(app, messages, sent, settings, connection.Producer())
+
+
+def _signature(settings, message):
+    secrets = signing.secrets_of(settings.job_signing_secret)
+    if not secrets:
+        return None
+    return signing.sign(secrets[0], message.task_name, message.uuid, message.args, message.kwargs, message.attempt,
+                        message.key, message.company_id, message.user_id)
+
+
+def _send(app, messages, sent, settings, producer):
+    """Publish with ``producer``, appending each uuid to ``sent`` once the broker has it."""
+    for message in messages:
+        app.send_task(
+            message.task_name,
+            args=message.args,
+            kwargs=message.kwargs,
+            task_id=message.uuid,
+            queue=message.queue,
+            priority=message.priority,
+            soft_time_limit=message.soft_time_limit,
+            time_limit=message.time_limit,
+            headers={
+                ATTEMPT_HEADER: message.attempt,
+                KEY_HEADER: message.key,
+                KEY_TTL_HEADER: message.key_ttl,
+                LEASE_HEADER: message.lease,
+                SERVICE_HEADER: message.service,
+                SENT_AT_HEADER: time.time(),
+                COMPANY_HEADER: message.company_id,
+                USER_HEADER: message.user_id,
+                signing.HEADER: _signature(settings, message),
+            },
+            # Celery copies argument reprs into the headers (events, Flower, log formats): masked.
+            argsrepr=repr(scrub(message.args)),
+            kwargsrepr=repr(scrub(message.kwargs)),
+            producer=producer,
+            retry=False,
+            # Odoo is the record of its jobs: their state and result come back through the
+            # write-back, so the result backend's two writes per job (started, result) are waste.
+            ignore_result=True,
+        )
+        sent.append(message.uuid)
+
+
+def revoke(settings, uuids, terminate=False):
+    """Tell workers to drop these tasks if they receive them; ``terminate`` also kills running ones."""
+    if not uuids:
+        return False
+    try:
+        publisher_app(settings).control.revoke(list(uuids), terminate=terminate, signal="SIGTERM")
+        return True
+    except Exception as exc:  # noqa: BLE001
+        _logger.warning("Could not broadcast the revocation of %d job(s): %s", len(uuids), exc)
+        return False
+
+
+def set_consuming(settings, queues, consume):
+    """Tell every worker to stop (or start again) consuming ``queues``, live."""
+    try:
+        control = publisher_app(settings).control
+        for queue in queues:
+            if consume:
+                control.add_consumer(queue)
+            else:
+                control.cancel_consumer(queue)
+        return True
+    except Exception as exc:  # noqa: BLE001 - heartbeats reconcile the workers later
+        _logger.warning("Could not broadcast a queue %s: %s", "resume" if consume else "pause", exc)
+        return False
+
+
+def set_rate_limit(settings, task_name, rate):
+    """Change a task's rate limit on every worker, live ('' removes it)."""
+    try:
+        publisher_app(settings).control.rate_limit(task_name, rate or None)
+        return True
+    except Exception as exc:  # noqa: BLE001
+        _logger.warning("Could not broadcast the rate limit of %s: %s", task_name, exc)
+        return False

@@ -1,2 +1,0 @@
-"""Payment gateway adapters (bKash, Nagad) behind one interface; see ``gateway``."""
-from .gateway import COMPLETED, DECLINED, PENDING, ChargeResult, PaymentGateway, get_gateway, pay_once
