@@ -4,7 +4,7 @@ from urllib.parse import urlsplit
 from celery import Celery
 from kombu import Exchange, Queue
 
-from celery_bridge.core import routing
+from celery_bridge.core import protocol, routing
 
 TASK_MODULES = [
     "celery_bridge.tasks.health", "celery_bridge.tasks.iot", "celery_bridge.tasks.notifications",
@@ -23,7 +23,7 @@ def build_config(settings):
         "task_serializer": "json",
         "result_serializer": "json",
         "accept_content": ["json"],
-        "timezone": "Asia/Dhaka",
+        "timezone": protocol.FARM_TIMEZONE,
         "enable_utc": True,
         "task_track_started": True,
         "task_time_limit": 3600,
@@ -64,7 +64,7 @@ def build_config(settings):
             "socket_connect_timeout": settings.publish_timeout,
         },
         # A message the worker cannot run (unknown task, invalid, undecodable) is refused without
-        # logging its body: job arguments may hold secrets (celery_bridge.worker.task.SecretSafeConsumer).
+        # logging its body: job arguments may hold secrets (celery_bridge.worker.consumer.SecretSafeConsumer).
         # BridgeConsumer adds the broker connectivity of the worker's log, metrics and health check.
         "worker_consumer": "celery_bridge.worker.consumer:BridgeConsumer",
         # Odoo is the record of every job: no Celery task events needed (they cost throughput).
@@ -82,7 +82,9 @@ def poison_safe_transport(broker_url):
     return POISON_SAFE_TRANSPORT if urlsplit(broker_url or "").scheme in REDIS_SCHEMES else None
 
 
-def make_app(settings, include=(), current=True):
-    app = Celery("smart_dairy", include=list(include), set_as_current=current)
+def make_app(settings, include=(), current=True, task_cls=None):
+    """The Celery app. ``task_cls``, the workers' task base class, is a "module:Class" string that
+    Celery imports only when the app makes its tasks: the publisher (none) never imports the worker."""
+    app = Celery("smart_dairy", include=list(include), set_as_current=current, task_cls=task_cls)
     app.conf.update(build_config(settings))
     return app

@@ -7,14 +7,14 @@ deferred (they wait in Odoo), not failed.
 import time
 from typing import NamedTuple
 
-from celery_bridge.core import errors
+from celery_bridge.core import errors, protocol
 
 CLOSED, OPEN, HALF_OPEN = "closed", "open", "half_open"
 STATES = [(CLOSED, "Closed"), (OPEN, "Open"), (HALF_OPEN, "Half-open")]
 DEFAULT_THRESHOLD = 5
 DEFAULT_RECOVERY = 60.0
-PREFIX = "sdj:circuit:"
-INDEX = "sdj:circuits"
+PREFIX = protocol.CIRCUIT_PREFIX
+INDEX = protocol.CIRCUIT_INDEX_KEY
 # Errors that say "the service is in trouble", as opposed to "this request is wrong".
 COUNTED_ERRORS = frozenset({errors.NETWORK_TIMEOUT, errors.RATE_LIMITED})
 

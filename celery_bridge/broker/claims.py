@@ -6,8 +6,9 @@ import os
 import socket
 from typing import NamedTuple, Optional
 
+from celery_bridge.core import protocol
 
-PREFIX = "sdj:claim:"
+PREFIX = protocol.CLAIM_PREFIX
 
 
 class Claim(NamedTuple):

@@ -7,21 +7,15 @@ import logging
 import time
 from typing import NamedTuple
 
-from celery_bridge.core import signing
+from celery_bridge.core import protocol, signing
 from celery_bridge.broker.app_factory import make_app
+from celery_bridge.core.protocol import (
+    ATTEMPT_HEADER, COMPANY_HEADER, KEY_HEADER, KEY_TTL_HEADER, LEASE_HEADER, SENT_AT_HEADER, SERVICE_HEADER,
+    USER_HEADER,
+)
 from celery_bridge.core.scrub import scrub
 
 _logger = logging.getLogger(__name__)
-
-ATTEMPT_HEADER = "sdj_attempt"
-KEY_HEADER = "sdj_key"
-KEY_TTL_HEADER = "sdj_key_ttl"
-LEASE_HEADER = "sdj_lease"
-SERVICE_HEADER = "sdj_service"
-SENT_AT_HEADER = "sdj_sent_at"  # lets the metrics tell the age of the oldest waiting message
-# Whose job it is: the worker reads and writes Odoo data of this company only, for this user.
-COMPANY_HEADER = "sdj_company"
-USER_HEADER = "sdj_user"
 
 _apps = {}
 
@@ -37,8 +31,8 @@ class Outgoing(NamedTuple):
     soft_time_limit: int = None
     time_limit: int = None
     key: str = None  # idempotency key; None: the job's own uuid
-    key_ttl: int = 3600
-    lease: int = 60
+    key_ttl: int = protocol.DEFAULT_KEY_TTL
+    lease: int = protocol.DEFAULT_LEASE
     service: str = None  # external service whose circuit breaker guards the task
     company_id: int = None  # the job's company: the worker's reach into Odoo data
     user_id: int = None  # who dispatched it: the worker acts for them

@@ -8,7 +8,7 @@ counted (``celery_poison_messages_total``) and moved aside onto ``<queue>:poison
 last ``POISON_KEEP`` items kept), where an operator may inspect it; the worker goes on with the next.
 
 Messages that are valid envelopes but not runnable tasks (unknown task, undecodable arguments) are
-Celery's concern: ``celery_bridge.worker.task.SecretSafeConsumer`` refuses them.
+Celery's concern: ``celery_bridge.worker.consumer.SecretSafeConsumer`` refuses them.
 
 Imported by the publisher in Odoo too (the app's transport): the broker room knows nothing of the
 worker's metrics; a worker counts poison items by registering a listener (``on_poison``).

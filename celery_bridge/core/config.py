@@ -9,6 +9,7 @@ import stat
 import tempfile
 from dataclasses import dataclass, fields
 
+from celery_bridge.core import protocol
 from celery_bridge.core.scrub import MASK, hide_url_passwords, is_secret_key
 
 SECTION = "smart_dairy_jobs"
@@ -30,10 +31,10 @@ class Settings:
     # The longest wait between two attempts of a worker to reach the broker again; it retries for ever.
     broker_retry_max_interval: float = 10.0
     state_redis_url: str = ""  # where the bridge keeps spool, claims and circuits; default: the broker
-    heartbeat_interval: float = 10.0  # how often a worker renews the leases of the jobs it runs
+    heartbeat_interval: float = protocol.DEFAULT_HEARTBEAT_INTERVAL  # how often a worker renews the leases of the jobs it runs
     metrics_port: int = 9808  # the worker's Prometheus endpoint; 0 turns it off
     database_dsn: str = ""  # Odoo's database, for bulk IoT writes; default: odoo.conf's db_* options + odoo_db
-    farm_timezone: str = "Asia/Dhaka"  # the farm day of the milk aggregation
+    farm_timezone: str = protocol.FARM_TIMEZONE  # the farm day of the milk aggregation
     mqtt_url: str = "mqtt://127.0.0.1:1883"  # the broker the IoT ingestion bridge subscribes to
     mqtt_topic: str = "smartdairy/+/+/readings"
     mqtt_client_id: str = "smart-dairy-iot-ingest"

@@ -4,8 +4,10 @@ constraint); the workers claim that key in Redis before running (celery_bridge.b
 import hashlib
 import json
 
+from celery_bridge.core import protocol
+
 SCOPES = [("global", "Global"), ("user", "Per user"), ("company", "Per company")]
-DEFAULT_TTL = 3600
+DEFAULT_TTL = protocol.DEFAULT_KEY_TTL
 
 
 def done_claim_floor(visibility_timeout):

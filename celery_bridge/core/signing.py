@@ -13,7 +13,9 @@ import hashlib
 import hmac
 import json
 
-HEADER = "sdj_signature"
+from celery_bridge.core import protocol
+
+HEADER = protocol.SIGNATURE_HEADER  # the message header carrying the signature
 
 
 def secrets_of(setting):

@@ -7,7 +7,7 @@ from datetime import datetime, timezone
 from celery.exceptions import SoftTimeLimitExceeded
 
 from celery_bridge.core import errors
-from celery_bridge.worker.task import OdooJobTask, _settings
+from celery_bridge.worker import runtime
 from celery_bridge.celery import app
 from celery_bridge.core.config import diagnostics_dir
 
@@ -22,7 +22,7 @@ _DIAGNOSTIC_ERRORS = {
 }
 
 
-@app.task(base=OdooJobTask, bind=True, name="smart_dairy.health.ping")
+@app.task(bind=True, name="smart_dairy.health.ping")
 def ping(self):
     """Answer with the worker's hostname and time."""
     return {
@@ -32,7 +32,7 @@ def ping(self):
     }
 
 
-@app.task(base=OdooJobTask, bind=True, name="smart_dairy.health.fail")
+@app.task(bind=True, name="smart_dairy.health.fail")
 def fail(self, error_type=errors.INTERNAL, message="diagnostic failure", **context):
     """Raise the error asked for, to check how failures and retries reach Odoo.
 
@@ -44,7 +44,7 @@ def fail(self, error_type=errors.INTERNAL, message="diagnostic failure", **conte
     raise error_class(message)
 
 
-@app.task(base=OdooJobTask, bind=True, name="smart_dairy.health.sleep")
+@app.task(bind=True, name="smart_dairy.health.sleep")
 def sleep(self, seconds=1.0, ignore_soft_limit=False):
     """Sleep, to check time limits; ``ignore_soft_limit`` keeps going until the hard limit kills it."""
     deadline = time.monotonic() + float(seconds)
@@ -67,14 +67,14 @@ def diagnostic_file(name):
     if not isinstance(name, str) or not name or os.sep in name or (os.altsep and os.altsep in name) \
             or name in (".", ".."):
         raise errors.InvalidInput(f"{name!r} is not a file name: diagnostics take a name, never a path")
-    folder = diagnostics_dir(_settings())
+    folder = diagnostics_dir(runtime.settings())
     path = os.path.realpath(os.path.join(folder, name))
     if os.path.dirname(path) != folder:
         raise errors.PermissionDenied(f"{name!r} leads outside the diagnostics folder")
     return path
 
 
-@app.task(base=OdooJobTask, bind=True, name="smart_dairy.health.expect_file")
+@app.task(bind=True, name="smart_dairy.health.expect_file")
 def expect_file(self, path):
     """Succeed once the diagnostics file ``path`` (a name) exists: a failure an admin can fix, to
     rehearse dead-letter requeues."""
@@ -83,7 +83,7 @@ def expect_file(self, path):
     return {"found": path}
 
 
-@app.task(base=OdooJobTask, bind=True, name="smart_dairy.health.touch")
+@app.task(bind=True, name="smart_dairy.health.touch")
 def touch(self, path, hold=0.0):
     """Append a line to the diagnostics file ``path`` (a name; after ``hold`` seconds): counts how
     often a job really ran."""

@@ -5,8 +5,9 @@ idempotency key is the payment reference); the worker's claim stops a redelivere
 lock per reference stops two runs charging at once; and every attempt after the first asks the
 gateway first (``pay_once``), so a charge whose reply was lost is found instead of repeated.
 """
-from celery_bridge.core import errors
-from celery_bridge.worker.task import OdooJobTask, _redis, _settings, job_context
+from celery_bridge.core import errors, protocol
+from celery_bridge.worker import runtime
+from celery_bridge.worker.context import job_context
 from celery_bridge.celery import app
 from celery_bridge.integrations.payments.gateway import COMPLETED, DECLINED, get_gateway, pay_once
 
@@ -18,7 +19,7 @@ class RedisPaymentIds:
 
     def __init__(self, redis, gateway):
         self.redis = redis
-        self.key = f"sdj:payment-ids:{gateway}"
+        self.key = protocol.PAYMENT_IDS_PREFIX + gateway
 
     def get(self, reference, default=None):
         value = self.redis.hget(self.key, reference)
@@ -37,7 +38,7 @@ class RedisPaymentIds:
         return bool(self.redis.hexists(self.key, reference))
 
 
-@app.task(base=OdooJobTask, bind=True, name="smart_dairy.payment.process_payment")
+@app.task(bind=True, name="smart_dairy.payment.process_payment")
 def process_payment(self, reference, gateway, amount, currency="BDT", payer=None):
     """Charge ``amount`` for ``reference`` through ``gateway`` ("bkash" or "nagad").
 
@@ -45,13 +46,13 @@ def process_payment(self, reference, gateway, amount, currency="BDT", payer=None
     answer, not an error, and is not retried. Gateway outages and timeouts raise and are retried
     with backoff and jitter; after the last retry the job fails and lands in the dead-letter queue.
     """
-    redis = _redis()
-    lock = redis.lock(f"sdj:payment-lock:{reference}", timeout=LOCK_SECONDS, blocking=False)
+    redis = runtime.redis()
+    lock = redis.lock(protocol.PAYMENT_LOCK_PREFIX + reference, timeout=LOCK_SECONDS, blocking=False)
     if not lock.acquire():
         raise errors.RateLimited(f"another run is charging {reference}", retry_after=10)
     try:
         context = job_context(self.request)
-        adapter = get_gateway(gateway, _settings(), payment_ids=RedisPaymentIds(redis, gateway))
+        adapter = get_gateway(gateway, runtime.settings(), payment_ids=RedisPaymentIds(redis, gateway))
         outcome = pay_once(adapter, reference, amount, currency, payer,
                            may_have_reached_gateway=bool(context and (context.attempt > 1)) or reference in
                            adapter.payment_ids)

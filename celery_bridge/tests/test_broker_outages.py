@@ -199,6 +199,6 @@ def test_queue_metrics_skip_an_absent_redis_without_failing_the_scrape():
 def test_time_limits_celery_would_choke_on_are_refused_before_it(headers, refused):
     from types import SimpleNamespace
 
-    from celery_bridge.worker.task import _header_problem
+    from celery_bridge.worker.consumer import header_problem
 
-    assert bool(_header_problem(SimpleNamespace(headers=headers))) is refused
+    assert bool(header_problem(SimpleNamespace(headers=headers))) is refused

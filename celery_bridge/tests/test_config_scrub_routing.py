@@ -6,7 +6,7 @@ import pytest
 from celery.worker.consumer.consumer import INVALID_TASK_ERROR, UNKNOWN_TASK_ERROR
 
 from celery_bridge.core import routing
-from celery_bridge.worker.task import HideJobArguments
+from celery_bridge.worker.log_filter import HideJobArguments
 from celery_bridge.core.config import Settings, diagnostics_dir, load_settings
 from celery_bridge.core.scrub import MASK, hide_url_passwords, is_secret_key, scrub
 

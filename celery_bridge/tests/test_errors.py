@@ -84,7 +84,7 @@ def test_worker_lost_is_retried_at_once():
 def test_typed_errors_survive_pickling_with_their_details():
     import pickle
 
-    from celery_bridge.worker.task import Deferred
+    from celery_bridge.worker.context import Deferred
 
     limited = pickle.loads(pickle.dumps(errors.RateLimited("slow down", retry_after=7)))
     assert (str(limited), limited.retry_after) == ("slow down", 7)

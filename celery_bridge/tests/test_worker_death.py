@@ -8,7 +8,7 @@ from types import SimpleNamespace
 import pytest
 
 from celery_bridge.core import jobstate
-from celery_bridge.worker.task import held_jobs
+from celery_bridge.worker.control import held_jobs
 from celery_bridge.broker.claims import Claims
 from celery_bridge.core.idempotency import done_claim_floor
 from celery_bridge.worker.odoo_client import OdooClient, Reporter

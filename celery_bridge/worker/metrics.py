@@ -28,10 +28,10 @@ from prometheus_client import CollectorRegistry, Counter, Histogram, multiproces
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily  # noqa: E402
 
 from celery_bridge.broker import transport  # noqa: E402
-from celery_bridge.core import routing  # noqa: E402
+from celery_bridge.core import protocol, routing  # noqa: E402
 
 BUCKETS = (.01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60)  # B-009 §7.2
-WORKER_KEY = "sdj:worker:"
+WORKER_KEY = protocol.WORKER_ALIVE_PREFIX
 
 TASKS_TOTAL = Counter("celery_tasks_total", "Total tasks", ["task_name", "queue", "state"])
 TASK_DURATION = Histogram("celery_task_duration_seconds", "Task duration", ["task_name"], buckets=BUCKETS)
@@ -139,7 +139,7 @@ def queue_stats(redis, queue, now=None):
         length += count
         if tail:
             try:
-                sent = float(json.loads(tail)["headers"].get("sdj_sent_at") or 0)
+                sent = float(json.loads(tail)["headers"].get(protocol.SENT_AT_HEADER) or 0)
             except (ValueError, KeyError, TypeError):
                 sent = 0
             if sent:
