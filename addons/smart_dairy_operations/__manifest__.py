@@ -1,7 +1,7 @@
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
 {
     "name": "Smart Dairy Operations",
-    "summary": "The dairy's own background work: notifications, reports, payments, maintenance",
+    "summary": "The dairy's own background work: notifications, reports, payments",
     "version": "18.0.1.0.0",
     "category": "Technical",
     "website": "https://smartdairybd.com",

@@ -33,11 +33,10 @@ class TestSchedules(SmartDairyJobsCase):
         return self.env["smart_dairy.job.schedule"].with_user(self.jobs_manager).create(values)
 
     def test_b009_schedules_are_seeded_in_dhaka_time(self):
+        """The jobs addon's own; smart_dairy_iot and smart_dairy_operations test theirs."""
         def seeded(xml_id):
             return self.env.ref("smart_dairy_jobs." + xml_id)
         expected_daily = {
-            "schedule_daily_milk_aggregation": (0, "celery"),
-            "schedule_send_daily_reports": (8, "celery:report"),
             "schedule_cleanup_old_data": (2, "celery:low"),
             "schedule_backup_database": (3, "celery:low"),
             "schedule_check_subscription_renewals": (6, "celery"),
@@ -53,9 +52,6 @@ class TestSchedules(SmartDairyJobsCase):
                          (1, 0, "months"))
         self.assertEqual((seeded("schedule_sync_inventory").interval_number,
                           seeded("schedule_sync_inventory").interval_type), (4, "hours"))
-        health = seeded("schedule_health_check_notifications")
-        self.assertEqual((health.interval_number, health.interval_type, health.queue_id.name),
-                         (5, "minutes", "celery:iot"))
         self.assertEqual(json.loads(seeded("schedule_cleanup_old_data").kwargs_json), {"days_to_keep": 90})
         for schedule in self.env["smart_dairy.job.schedule"].search([("cron_id", "!=", False)]).filtered(
                 lambda s: not s.task_type_id.active):

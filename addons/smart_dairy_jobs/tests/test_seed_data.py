@@ -17,10 +17,3 @@ class TestSeedData(SmartDairyJobsCase):
         for task in tasks:
             self.assertEqual(task.queue_id.name, routing.route_for(task.name), task.name)
             self.assertLessEqual(task.soft_time_limit, task.time_limit, task.name)
-
-    def test_spec_limits_per_category(self):
-        Task = self.env["smart_dairy.job.task"].with_context(active_test=False)
-        payment = Task.search([("name", "=", "smart_dairy.payment.process_payment")])
-        report = Task.search([("name", "=", "smart_dairy.report.generate_report")])
-        self.assertEqual((payment.time_limit, payment.max_retries, payment.priority), (120, 10, 0))
-        self.assertEqual((report.time_limit, report.soft_time_limit, report.max_retries), (3600, 3300, 2))

@@ -14,7 +14,7 @@ registry.category("web_tour.tours").add("smart_dairy_jobs_schedule_tour", {
         },
         {
             content: "The seeded B-009 schedules are listed",
-            trigger: ".o_list_view .o_data_row td[name='name']:contains('Daily milk aggregation')",
+            trigger: ".o_list_view .o_data_row td[name='name']:contains('Database backup')",
         },
         {
             content: "A planted overlap is flagged with an offset",
