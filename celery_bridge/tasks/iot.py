@@ -12,7 +12,7 @@ import pytz
 
 from celery_bridge.odoo_db import connection as db
 from celery_bridge.core import errors
-from celery_bridge.worker.task import OdooJobTask, _settings
+from celery_bridge.worker import runtime
 from celery_bridge.celery import app
 from celery_bridge.core import iot_catalog as catalog
 from celery_bridge.odoo_db import iot as store
@@ -21,7 +21,7 @@ from celery_bridge.worker.odoo_client import get_client
 _logger = logging.getLogger(__name__)
 
 
-@app.task(base=OdooJobTask, bind=True, name="smart_dairy.iot.process_sensor_data")
+@app.task(bind=True, name="smart_dairy.iot.process_sensor_data")
 def process_sensor_data(self, device_id, readings):
     """Validate a device's readings, store the good ones, raise alerts, mark the device online."""
     if not isinstance(device_id, str) or not isinstance(readings, list):
@@ -29,14 +29,14 @@ def process_sensor_data(self, device_id, readings):
 
     company_id = self.job_company_id()
     counts = db.run_in_transaction(
-        _settings(), lambda cr: store.process_batch(cr, device_id, readings, company_id=company_id))
+        runtime.settings(), lambda cr: store.process_batch(cr, device_id, readings, company_id=company_id))
     if counts["rejected"]:
         _logger.info("device %s: %d reading(s) rejected %s", device_id, sum(counts["rejected"].values()),
                      counts["rejected"])
     return dict(counts, device_id=device_id, received=len(readings))
 
 
-@app.task(base=OdooJobTask, bind=True, name="smart_dairy.iot.sync_device_status")
+@app.task(bind=True, name="smart_dairy.iot.sync_device_status")
 def sync_device_status(self, offline_after_minutes=catalog.OFFLINE_AFTER_MINUTES):
     """Devices silent for ``offline_after_minutes`` go offline, each with an alert."""
     minutes = float(offline_after_minutes)
@@ -44,29 +44,28 @@ def sync_device_status(self, offline_after_minutes=catalog.OFFLINE_AFTER_MINUTES
         raise errors.InvalidInput("offline_after_minutes must be positive")
     company_id = self.job_company_id()
     went_offline = db.run_in_transaction(
-        _settings(), lambda cr: store.mark_silent_devices_offline(cr, company_id, minutes=minutes))
+        runtime.settings(), lambda cr: store.mark_silent_devices_offline(cr, company_id, minutes=minutes))
     return {"offline": len(went_offline), "device_ids": went_offline}
 
 
-@app.task(base=OdooJobTask, bind=True, name="smart_dairy.iot.check_critical_devices")
+@app.task(bind=True, name="smart_dairy.iot.check_critical_devices")
 def check_critical_devices(self):
     """The 5-minute health check: tell the IoT managers of open critical alerts (silent devices get
     theirs from sync_device_status, every minute)."""
     company_id = self.job_company_id()
-    alert_ids = db.run_in_transaction(_settings(), lambda cr: store.critical_alerts_to_notify(cr, company_id))
+    alert_ids = db.run_in_transaction(runtime.settings(), lambda cr: store.critical_alerts_to_notify(cr, company_id))
     # Odoo checks again that every alert is of this company and one the bridge user may see.
-    notified = get_client(_settings()).execute(
-        "smart_dairy.iot.alert", "notify_critical", alert_ids, company_id) if alert_ids else []
+    notified = get_client(runtime.settings()).ask("notify_critical", alert_ids, company_id) if alert_ids else []
     return {"critical_open": len(alert_ids), "notified": len(notified)}
 
 
-@app.task(base=OdooJobTask, bind=True, name="smart_dairy.aggregation.aggregate_milk_production")
+@app.task(bind=True, name="smart_dairy.aggregation.aggregate_milk_production")
 def aggregate_milk_production(self, day=None, period="daily"):
     """Milk per device for one farm day (default: yesterday in the farm's time zone). Running it again
     for the same day rewrites the same rows, so a retry or a manual rerun is harmless."""
     if period != "daily":
         raise errors.InvalidInput(f"only daily aggregation exists, not {period!r}")
-    settings = _settings()
+    settings = runtime.settings()
     try:
         zone = pytz.timezone(settings.farm_timezone)
     except pytz.UnknownTimeZoneError:

@@ -9,7 +9,7 @@ from psycopg2.extensions import parse_dsn
 
 from celery_bridge.odoo_db import connection as db
 from celery_bridge.core import errors
-from celery_bridge.worker.task import OdooJobTask, _settings
+from celery_bridge.worker import runtime
 from celery_bridge.celery import app
 from celery_bridge.worker.odoo_client import get_client
 from celery_bridge.core.scrub import hide_url_passwords, redact
@@ -45,7 +45,7 @@ def delete_old_readings(settings, cutoff, company_id, batch=BATCH):
             return total
 
 
-@app.task(base=OdooJobTask, bind=True, name="smart_dairy.maintenance.cleanup_old_data")
+@app.task(bind=True, name="smart_dairy.maintenance.cleanup_old_data")
 def cleanup_old_data(self, days_to_keep=90, batch_size=1000):
     """Delete finished jobs, settled dead letters and readings older than ``days_to_keep`` days.
 
@@ -55,14 +55,13 @@ def cleanup_old_data(self, days_to_keep=90, batch_size=1000):
     if not isinstance(days_to_keep, int) or days_to_keep < 1:
         raise errors.InvalidInput("days_to_keep must be a positive whole number of days")
     company_id = self.job_company_id()  # only this company's old data goes
-    settings = _settings()
+    settings = runtime.settings()
     client = get_client(settings)
     removed = {}
     for kind in ("dead_letters", "jobs"):
         removed[kind] = 0
         while True:
-            count = client.execute("smart_dairy.job", "cleanup_batch", self.request.id, kind, days_to_keep,
-                                   batch_size)
+            count = client.ask("cleanup_batch", self.request.id, kind, days_to_keep, batch_size)
             removed[kind] += count
             if count < batch_size:
                 break
@@ -72,10 +71,10 @@ def cleanup_old_data(self, days_to_keep=90, batch_size=1000):
     return {"days_to_keep": days_to_keep, "company_id": company_id, "removed": removed}
 
 
-@app.task(base=OdooJobTask, bind=True, name="smart_dairy.maintenance.backup_database")
+@app.task(bind=True, name="smart_dairy.maintenance.backup_database")
 def backup_database(self, keep=None):
     """pg_dump (custom format) of Odoo's database into BACKUP_DIR, keeping the newest ``keep`` dumps."""
-    settings = _settings()
+    settings = runtime.settings()
     keep = settings.backup_keep if keep is None else int(keep)
     if keep < 1:
         raise errors.InvalidInput("keep must be at least 1")

@@ -1,21 +1,22 @@
 """Reports of spec B-009 §3.2 on celery:report (1 h hard, 55 min soft, 2 retries).
 
 The worker reads the data straight from Odoo's database (read-only SQL, one query per report), renders
-CSV, XLSX or PDF (celery_bridge.integrations.tables) and attaches the file to the job in Odoo with one XML-RPC
-call; Odoo then tells the requesting user. A soft time-out ends the job as a time-limit failure, and
-Odoo tells the user that too, instead of failing silently.
+CSV, XLSX or PDF (celery_bridge.integrations.tables) and sends the file to the job as a file report,
+through the ordered report spool (so it lands after the job's "started" report); Odoo then tells the
+requesting user. A soft time-out ends the job as a time-limit failure, and Odoo tells the user that
+too, instead of failing silently.
 """
-import base64
-import xmlrpc.client
 from datetime import date, datetime, timedelta
 
 import pytz
 
 from celery_bridge.odoo_db import connection as db
 from celery_bridge.core import errors, mail_templates
+from celery_bridge.core.reports import file_report
 from celery_bridge.odoo_db import job_statistics
 from celery_bridge.integrations import mail
-from celery_bridge.worker.task import OdooJobTask, _settings, job_context
+from celery_bridge.worker import runtime
+from celery_bridge.worker.context import job_context
 from celery_bridge.celery import app
 from celery_bridge.core import iot_catalog as catalog
 from celery_bridge.odoo_db import iot as store
@@ -105,45 +106,43 @@ def build_report(settings, report_type, date_from, date_to, fmt, company_id, use
     return content, mimetype, f"{report_type}_{start.isoformat()}_{end.isoformat()}.{extension}", rows
 
 
-@app.task(base=OdooJobTask, bind=True, name="smart_dairy.report.generate_report")
+@app.task(bind=True, name="smart_dairy.report.generate_report")
 def generate_report(self, report_type, date_from, date_to, user_id=None, format="pdf"):  # noqa: A002 - the spec's name
     """Render a report of the job's company, as the job's user, and attach it to this job; progress
     10 / 50 / 90 %. ``user_id`` is accepted for older callers but never chooses whose data is shown:
     the job's company and user (from the message Odoo sent) do."""
-    settings = _settings()
+    settings = runtime.settings()
     company_id = self.job_company_id()
     context = job_context(self.request)
     self.report_progress(10, "reading data")
     content, mimetype, filename, rows = build_report(settings, report_type, date_from, date_to, format,
                                                      company_id, context.user_id)
     self.report_progress(50, f"{len(rows)} rows rendered")
-    attachment_id = None
-    if context:  # dispatched by Odoo: the file goes onto the job
+    if context:  # dispatched by Odoo: the file goes onto the job, through the spool after "started"
         self.report_progress(90, "attaching the file")
         try:
-            attachment_id = get_client(settings).execute(
-                "smart_dairy.job", "attach_file", context.uuid, context.attempt, filename, mimetype,
-                base64.b64encode(content).decode())
-        except xmlrpc.client.Fault as fault:  # a Fault does not survive Celery's pickling: keep its words
-            raise errors.JobError(f"Odoo did not take the file: {fault.faultString.strip().splitlines()[-1]}") from None
-    return {"attachment_id": attachment_id, "filename": filename, "rows": len(rows), "bytes": len(content),
+            report = file_report(context.uuid, context.attempt, filename, mimetype, content,
+                                 at=runtime.utcnow_iso(), worker=self.request.hostname)
+        except ValueError as exc:
+            raise errors.JobError(f"Odoo did not take the file: {exc}") from None
+        runtime.reporter().submit(report)
+    return {"filename": filename, "rows": len(rows), "bytes": len(content),
             "user_id": context.user_id, "company_id": company_id}
 
 
-@app.task(base=OdooJobTask, bind=True, name="smart_dairy.report.send_daily_reports")
+@app.task(bind=True, name="smart_dairy.report.send_daily_reports")
 def send_daily_reports(self, report_type="daily_summary", day=None, recipients=None):
     """Mail yesterday's milk production of the job's company (PDF) to that company's IoT managers, or
     to ``recipients``."""
     if report_type != "daily_summary":
         raise errors.InvalidInput(f"unknown daily report {report_type!r}")
-    settings = _settings()
+    settings = runtime.settings()
     company_id = self.job_company_id()
     context = job_context(self.request)
     target = _day(day, "day") if day else datetime.now(pytz.timezone(settings.farm_timezone)).date() - timedelta(days=1)
     if recipients is None:
         # Odoo answers from the job (its uuid): the IoT managers of the job's company, nobody else.
-        recipients = get_client(settings).execute("smart_dairy.report.request", "daily_report_recipients",
-                                                  context.uuid)
+        recipients = get_client(settings).ask("daily_report_recipients", context.uuid)
     content, mimetype, filename, rows = build_report(settings, "milk_production", target, target, "pdf",
                                                      company_id, context.user_id)
     litres = sum(row[3] for row in rows)

@@ -134,3 +134,33 @@ def test_a_spool_left_by_a_dead_process_is_delivered_by_another(fake_odoo, redis
     reporter = Reporter(redis_db, lambda: OdooClient(settings_for(fake_odoo.port)), key=key)
     assert reporter.flush(timeout=10)
     assert [r["uuid"] for batch in fake_odoo.batches for r in batch] == ["job-0", "job-1", "job-2"]
+
+
+def test_a_file_report_goes_alone_and_in_its_place(fake_odoo, redis_db):
+    from celery_bridge.core.reports import file_report
+
+    reporter = Reporter(redis_db, lambda: OdooClient(settings_for(fake_odoo.port)), batch_size=500,
+                        key=redis_db.test_prefix + "spool")
+    reporter.submit({"uuid": "job-1", "attempt": 1, "state": "started"})
+    reporter.submit(file_report("job-1", 1, "milk.csv", "text/csv", b"day,litres"))
+    reporter.submit(report(1))
+    reporter.submit(file_report("job-1", 1, "more.csv", "text/csv", b"x"))
+    assert reporter.flush(timeout=10)
+    calls = [[r.get("kind") or r["state"] for r in batch] for batch in fake_odoo.batches]
+    assert [kind for call in calls for kind in call] == ["started", "file", "success", "file"], "in order"
+    assert all(call == ["file"] or "file" not in call for call in calls), f"a file shares a call: {calls}"
+
+
+def test_a_file_over_the_cap_is_not_spooled():
+    from celery_bridge.core import reports
+
+    with pytest.raises(ValueError, match="MB are not attached"):
+        reports.file_report("job-1", 1, "big.bin", None, b"x" * (reports.MAX_FILE_BYTES + 1))
+
+
+def test_ask_calls_only_the_bridge_apis_questions(fake_odoo):
+    client = OdooClient(settings_for(fake_odoo.port))
+    with pytest.raises(ValueError, match="not a question of the bridge API"):
+        client.ask("unlink", [1])
+    with pytest.raises(xmlrpc.client.Fault):  # a listed question goes to smart_dairy.job.bridge
+        client.ask("cleanup_batch", "uuid", "jobs", 90, 10)

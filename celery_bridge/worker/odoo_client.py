@@ -1,7 +1,10 @@
 """The workers' way back into Odoo: XML-RPC with timeouts and reconnects, and batched reports.
 
-The bridge calls exactly one Odoo method, ``smart_dairy.job.bridge_report``, as the technical user
-with its API key; nothing in a broker message can change what is called or as whom.
+A worker tells Odoo things through one channel, the ordered report spool (``Reporter``, which calls
+``smart_dairy.job.bridge_report``: job states, progress, heartbeats of jobs and their files), and asks
+it questions through one other, ``OdooClient.ask``, limited to the names of
+celery_bridge.core.bridge_api.QUESTIONS. Both run as the technical user with its API key; nothing in
+a broker message can change what is called or as whom.
 """
 import atexit
 import json
@@ -13,6 +16,8 @@ import time
 import xmlrpc.client
 
 from redis import exceptions as redis_errors
+
+from celery_bridge.core import bridge_api, protocol, reports
 
 _logger = logging.getLogger(__name__)
 
@@ -107,6 +112,12 @@ class OdooClient:
     def report(self, reports):
         return self.execute(REPORT_MODEL, REPORT_METHOD, reports)
 
+    def ask(self, question, *args):
+        """Odoo's answer to one of the bridge API's questions (celery_bridge.core.bridge_api)."""
+        if question not in bridge_api.QUESTIONS:
+            raise ValueError(f"{question!r} is not a question of the bridge API")
+        return self.execute(bridge_api.BRIDGE_MODEL, question, *args)
+
 
 class Reporter:
     """Sends job reports to Odoo in batches, from a spool in Redis that survives Odoo being down.
@@ -121,7 +132,7 @@ class Reporter:
 
     LOCK_MS = 30000
 
-    def __init__(self, redis, client_factory, batch_size=200, key="sdj:reports", retry_max_delay=30.0,
+    def __init__(self, redis, client_factory, batch_size=200, key=protocol.REPORT_SPOOL_KEY, retry_max_delay=30.0,
                  linger=0.005):
         self.redis = redis
         self.key = key
@@ -221,8 +232,9 @@ class Reporter:
                     time.sleep(self._linger)
                     raw = self.redis.lrange(self.key, 0, self._batch_size - 1)
                     batch = [json.loads(item) for item in raw]
+                batch = alone_if_file(batch)
                 self._deliver(batch, token)
-                if not self._trim_if_owner(keys=[self.key, self.lock_key], args=[token, len(raw)]):
+                if not self._trim_if_owner(keys=[self.key, self.lock_key], args=[token, len(batch)]):
                     return  # our lock lapsed during a long outage; its new owner resends: harmless
         finally:
             self._release_if_owner(keys=[self.lock_key], args=[token])
@@ -253,8 +265,17 @@ class Reporter:
             return
         self.sent_batches += 1
         for outcome in outcomes or ():
-            if outcome.get("status") not in ("applied", "ignored"):
+            if outcome.get("status") not in protocol.TAKEN_OUTCOMES:
                 _logger.warning("Odoo did not take report %s: %s", outcome.get("uuid"), outcome.get("message"))
+
+
+def alone_if_file(batch):
+    """The head of ``batch`` that goes in one call: a file report (it may weigh up to
+    reports.MAX_FILE_BYTES) alone, otherwise the reports before the first file report. Order is kept."""
+    for index, report in enumerate(batch):
+        if report.get("kind") == reports.FILE:
+            return batch[:index] or batch[:1]
+    return batch
 
 
 _reporter = None

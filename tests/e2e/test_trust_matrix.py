@@ -81,16 +81,17 @@ def _bridge_report(w, c):
     return c("smart_dairy.job", "bridge_report", [])
 
 
-def _attach_file(w, c):
-    return c("smart_dairy.job", "attach_file", "no-such-uuid", 1, "f.txt", "text/plain", "aGk=")
+def _file_report(w, c):
+    return c("smart_dairy.job", "bridge_report", [{"kind": "file", "uuid": "no-such-uuid", "attempt": 1,
+                                                   "filename": "f.txt", "mimetype": "text/plain", "data": "aGk="}])
 
 
 def _cleanup_batch(w, c):
-    return c("smart_dairy.job", "cleanup_batch", "no-such-uuid", "jobs", 90, 10)
+    return c("smart_dairy.job.bridge", "cleanup_batch", "no-such-uuid", "jobs", 90, 10)
 
 
 def _bridge_heartbeat(w, c):
-    return c("smart_dairy.job.worker", "bridge_heartbeat", {"hostname": f"trust@{w.tag}"})
+    return c("smart_dairy.job.bridge", "bridge_heartbeat", {"hostname": f"trust@{w.tag}"})
 
 
 def _submit_readings(w, c):
@@ -100,11 +101,11 @@ def _submit_readings(w, c):
 
 
 def _notify_critical(w, c):
-    return c("smart_dairy.iot.alert", "notify_critical", [w.alert("A")])
+    return c("smart_dairy.job.bridge", "notify_critical", [w.alert("A")])
 
 
 def _daily_report_recipients(w, c):
-    return c("smart_dairy.report.request", "daily_report_recipients", "no-such-uuid")
+    return c("smart_dairy.job.bridge", "daily_report_recipients", "no-such-uuid")
 
 
 def _process_payment(w, c):
@@ -167,7 +168,7 @@ API = {
     "action_run_now_cleanup": (JOBS_MANAGERS, _run_now_cleanup),
     "task_statistics": (JOBS_USERS, _task_statistics),
     "bridge_report": (BRIDGE, _bridge_report),
-    "attach_file": (BRIDGE, _attach_file),
+    "bridge_report_file": (BRIDGE, _file_report),
     "cleanup_batch": (BRIDGE, _cleanup_batch),
     "bridge_heartbeat": (BRIDGE, _bridge_heartbeat),
     "submit_readings": (BRIDGE | IOT_MANAGERS, _submit_readings),
@@ -187,7 +188,7 @@ API = {
 }
 # Answers that are about the input, not the caller: reaching them means the access check was passed.
 PASSED_ACCESS_CODES = (2,)
-EXPECTED_INPUT_FAULT = {"attach_file", "cleanup_batch", "daily_report_recipients"}
+EXPECTED_INPUT_FAULT = {"cleanup_batch", "daily_report_recipients"}
 
 
 @pytest.mark.parametrize("role", sorted(ROLES))
@@ -340,7 +341,7 @@ def test_every_model_of_the_addons_is_in_the_matrix(world):
                          ["model"])
     in_matrix = {m.removeprefix("model_") for m in MODELS}
     abstract = {"smart_dairy.job.mixin", "smart_dairy.job.lookup.mixin", "smart_dairy.protected.fields.mixin",
-                "smart_dairy.job.monitor", "smart_dairy.notification"}
+                "smart_dairy.job.monitor", "smart_dairy.notification", "smart_dairy.job.bridge"}
     missing = sorted(m["model"] for m in models if m["model"].replace(".", "_") not in in_matrix
                      and m["model"] not in abstract)
     assert missing == [], f"models with no access rule, so missing from the raw create/write/unlink matrix: {missing}"

@@ -277,7 +277,7 @@ class World:
         if psql(self.odoo, "SELECT count(*) FROM smart_dairy_job_task_retry_rule") == "0":
             task_id = self.admin("smart_dairy.job.task", "search", [("name", "=", "smart_dairy.health.ping")])[0]
             self.admin("smart_dairy.job.task.retry.rule", "create", {"task_id": task_id, "error_type": "internal"})
-        self.clients["bridge", "A"]("smart_dairy.job.worker", "bridge_heartbeat", {"hostname": f"trust@{self.tag}"})
+        self.clients["bridge", "A"]("smart_dairy.job.bridge", "bridge_heartbeat", {"hostname": f"trust@{self.tag}"})
 
     def new_job_ids(self, since_id):
         return [int(i) for i in psql(self.odoo, f"SELECT id FROM smart_dairy_job WHERE id > {since_id}").split()]

@@ -94,14 +94,12 @@ class SmartDairyIotAlert(models.Model):
         return True
 
     @api.model
-    def notify_critical(self, alert_ids, company_id=None):
+    def _notify_critical(self, alert_ids, company_id=None):
         """Tell the IoT managers of an alert's company about critical alerts (called by the 5-minute
         health check, for its job's company ``company_id``). Each alert is notified once: a second call
         for the same alert does nothing. Ids of alerts deleted meanwhile are skipped; an alert of a
         company the caller may not see (or not of ``company_id``) refuses the whole call. Returns the
-        ids notified."""
-        if not (self.env.su or self.env.user.has_group("smart_dairy_jobs.group_bridge")):
-            raise AccessError(self.env._("Only the Celery bridge notifies critical alerts."))
+        ids notified. Asked by the bridge (smart_dairy.job.bridge.notify_critical), which checks its rights."""
         if (not isinstance(alert_ids, list) or len(alert_ids) > limits.MAX_DISPATCH_MANY
                 or not all(type(alert_id) is int and alert_id > 0 for alert_id in alert_ids)):
             raise ValidationError(self.env._(
@@ -136,7 +134,7 @@ class SmartDairyIotAlert(models.Model):
 
     @api.model
     def _notify_managers(self, alert, managers, activity_type):
-        """A message on the alert and a to-do for each manager (``alert`` is sudo: see notify_critical)."""
+        """A message on the alert and a to-do for each manager (``alert`` is sudo: see _notify_critical)."""
         if managers:
             alert.message_subscribe(partner_ids=managers.partner_id.ids)
         alert.message_post(

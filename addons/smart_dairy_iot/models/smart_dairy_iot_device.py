@@ -137,7 +137,7 @@ class SmartDairyIotDevice(models.Model):
         is never reached, and the call does not tell whether it exists). Returns the number of jobs
         queued."""
         # Refuse callers who may not start the task before looking at anything (an empty call included).
-        task = self.env.ref("smart_dairy_jobs.task_iot_process_sensor_data")
+        task = self.env.ref("smart_dairy_iot.task_iot_process_sensor_data")
         task._check_may_dispatch(self.env.user, self.env.company)
         parsed = self._parse_reading_batches(batches)
         companies = self.env.companies

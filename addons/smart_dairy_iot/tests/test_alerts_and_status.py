@@ -89,10 +89,10 @@ class TestDeviceStatus(SmartDairyIotCase):
         to_notify = store.critical_alerts_to_notify(self.env.cr, self.env.company.id)
         alert = self.env["smart_dairy.iot.alert"].browse(to_notify)
         self.assertEqual(alert.device_id, self.tank)
-        Alert = self.env["smart_dairy.iot.alert"]
+        Bridge = self.env["smart_dairy.job.bridge"]
         bridge = self.env.ref("smart_dairy_jobs.user_bridge")
-        self.assertEqual(Alert.with_user(bridge).notify_critical(to_notify), to_notify)
-        self.assertEqual(Alert.with_user(bridge).notify_critical(to_notify), [])
+        self.assertEqual(Bridge.with_user(bridge).notify_critical(to_notify), to_notify)
+        self.assertEqual(Bridge.with_user(bridge).notify_critical(to_notify), [])
         self.assertTrue(alert.notified_at)
         activity_users = alert.activity_ids.user_id
         self.assertIn(self.iot_manager, activity_users)
@@ -101,7 +101,7 @@ class TestDeviceStatus(SmartDairyIotCase):
         self.env.flush_all()
         self.assertEqual(store.critical_alerts_to_notify(self.env.cr, self.env.company.id), [])
         with self.assertRaises(AccessError):
-            Alert.with_user(self.iot_manager).notify_critical(to_notify)
+            Bridge.with_user(self.iot_manager).notify_critical(to_notify)
 
     def test_offline_threshold_is_the_spec_five_minutes(self):
         self.process("MM-003", [self.reading("milk_yield", 8.0, 4 * 60)])

@@ -252,7 +252,7 @@ class TestProtectedFields(TrustCase):
 
     def test_notify_critical_stays_in_the_callers_companies(self):
         alert = self.open_alert()
-        Alert = self.env["smart_dairy.iot.alert"].with_user(self.bridge)
+        Alert = self.env["smart_dairy.job.bridge"].with_user(self.bridge)  # the bridge API's question
         before = self.alert_row(alert)
         for bad in ("1", [alert.id, "2"], [0], None, [True], [alert.id] * (limits.MAX_DISPATCH_MANY + 1)):
             with self.assertRaises(ValidationError):

@@ -14,4 +14,8 @@ from . import res_config_settings
 from . import smart_dairy_job_mixin
 from . import res_partner
 from . import ir_actions_server
-from . import smart_dairy_job_chunks_files_cleanup
+from . import smart_dairy_job_chunks
+from . import smart_dairy_job_files
+from . import smart_dairy_job_cleanup
+
+from . import smart_dairy_job_bridge

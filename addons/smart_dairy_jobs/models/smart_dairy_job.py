@@ -1,25 +1,18 @@
 import json
 import logging
-import math
-import threading
-import time
 import uuid as uuid_lib
-from datetime import timedelta
-from urllib.parse import urlsplit
-
-import psycopg2.errors
-from psycopg2 import errorcodes
 
 from odoo import api, fields, models
 from odoo.exceptions import AccessError, UserError, ValidationError
-from odoo.http import request
-from odoo.modules.registry import Registry
-from odoo.tools import config
 
-from celery_bridge.core import errors, idempotency, jobstate, limits, reports, schemas
 from celery_bridge.broker import producer
-from celery_bridge.core.config import load_settings
+from celery_bridge.core import errors, jobstate, limits
+from celery_bridge.core import dispatch_rules
 from celery_bridge.core.scrub import scrub
+
+from ..engine import dispatch as dispatch_engine
+from ..engine import odoo_side_settings
+from ..engine import outbox, reaper, writeback
 
 _logger = logging.getLogger(__name__)
 
@@ -29,30 +22,9 @@ ORIGINS = [
     ("automation", "Automated action"),
     ("xmlrpc", "External service (XML-RPC)"),
 ]
-# What a caller may ask of a dispatch. Not the origin: the server tells it (see _dispatch_origin).
-DISPATCH_OPTIONS = (
-    "queue", "priority", "countdown", "eta", "res_model", "res_id",
-    "idempotency_key", "idempotent", "idempotency_scope",
-)
-PUBLISH_BATCH = 500
 # Jobs named in one get_status or cancel call.
 MAX_REFS_PER_CALL = limits.MAX_REFS_PER_CALL
 MAX_REPORTS_PER_CALL = limits.MAX_REPORTS_PER_CALL
-POSTCOMMIT_KEY = "smart_dairy_jobs.publish_ids"
-
-
-class IdempotencyKeyRace(psycopg2.errors.SerializationFailure):
-    """A concurrent transaction took the key and has not shown us its job yet.
-
-    As a serialization failure, Odoo retries the whole call, which then finds that job.
-    """
-
-    pgcode = errorcodes.SERIALIZATION_FAILURE
-
-
-def odoo_side_settings():
-    """Broker settings for Odoo: environment first, then odoo.conf's [smart_dairy_jobs] section."""
-    return load_settings(section=config.misc.get("smart_dairy_jobs", {}))
 
 
 class SmartDairyJob(models.Model):
@@ -166,8 +138,6 @@ class SmartDairyJob(models.Model):
     def _settings(self):
         return odoo_side_settings()
 
-    # ------------------------------------------------------------------ dispatch
-
     @api.model
     @api.returns("self", lambda job: job.id)
     def dispatch(self, task_name, args=None, kwargs=None, **options):
@@ -179,33 +149,14 @@ class SmartDairyJob(models.Model):
         caller's current company.  Returns the job (its id over XML-RPC).
         """
         # Checked here too: an "origin" among the caller's options must be refused, not collide with ours.
-        self._check_dispatch_options(options)
+        dispatch_engine.refused(dispatch_rules.check_options, options)
         return self._dispatch(task_name, args, kwargs, origin=self._request_origin(), **options)
 
     @api.model
     def _dispatch(self, task_name, args=None, kwargs=None, origin=None, **options):
         """:meth:`dispatch` for server code, which names the origin (cron, automation, iot...)."""
         vals = self._prepare_dispatch(task_name, args, kwargs, options, origin)
-        key = vals.get("idempotency_key")
-        # sudo: the caller's right to start this task was checked in _prepare_dispatch, and the values
-        # are ours; the job table itself is not writable by Jobs users.
-        if not key:
-            job = self.sudo().create(vals)
-        else:
-            job = self._job_holding_key(key)
-            if job:
-                return job.with_env(self.env)
-            try:
-                with self.env.cr.savepoint():
-                    job = self.sudo().create(vals)
-            except psycopg2.errors.UniqueViolation:
-                # The unique index, not a search, decides who wins a race for the key.
-                job = self._job_holding_key(key)
-                if not job:
-                    raise IdempotencyKeyRace("idempotency key %s taken by a concurrent dispatch" % key) from None
-                return job.with_env(self.env)
-        job._schedule_publish()
-        return job.with_env(self.env)
+        return dispatch_engine.create_jobs(self, [vals])
 
     @api.model
     @api.returns("self", lambda jobs: jobs.ids)
@@ -218,329 +169,40 @@ class SmartDairyJob(models.Model):
 
     @api.model
     def _dispatch_many(self, requests, origin=None):
-        if not isinstance(requests, list) or not all(isinstance(r, dict) for r in requests):
-            raise ValidationError(self.env._("requests must be a list of dicts, each with a task_name."))
-        if len(requests) > limits.MAX_DISPATCH_MANY:
-            raise ValidationError(self.env._("At most %(max)s jobs per call, not %(count)s.",
-                                             max=limits.MAX_DISPATCH_MANY, count=len(requests)))
+        dispatch_engine.check_many(self, requests)
         vals_list = []
         for request_ in requests:
             options = dict(request_)
-            if {"idempotency_key", "idempotent", "idempotency_scope"} & set(options):
-                raise ValidationError(self.env._("Idempotent jobs are dispatched one by one, with dispatch()."))
+            dispatch_engine.check_not_idempotent(self, options)
             vals_list.append(self._prepare_dispatch(
                 options.pop("task_name", None), options.pop("args", None), options.pop("kwargs", None), options,
                 origin))
-        # sudo: every request was checked in _prepare_dispatch (see _dispatch).
-        jobs = self.sudo().create(vals_list)
-        jobs._schedule_publish()
-        return jobs.with_env(self.env)
-
-    @api.model
-    def _job_holding_key(self, key):
-        """The job holding an idempotency key, after freeing the key if its TTL has run out."""
-        self.env["smart_dairy.job"].flush_model(["idempotency_key", "idempotency_expires_at"])
-        self.env.cr.execute(
-            """UPDATE smart_dairy_job SET idempotency_key = NULL
-                WHERE idempotency_key = %s AND idempotency_expires_at < now() AT TIME ZONE 'UTC'""",
-            [key],
-        )
-        if self.env.cr.rowcount:
-            self.env["smart_dairy.job"].invalidate_model(["idempotency_key"])
-        return self.sudo().with_context(active_test=False).search([("idempotency_key", "=", key)], limit=1)
+        return dispatch_engine.create_jobs(self, vals_list) if vals_list else self.browse()
 
     @api.model
     def _prepare_dispatch(self, task_name, args, kwargs, options, origin=None):
-        """The values of a new job, after every check a dispatch goes through, whatever its origin:
-        known options, the caller's right to start the task type, the task's argument schema and the
-        limits of celery_bridge.core.limits. Raises before anything is written."""
-        self._check_dispatch_options(options)
-        if not isinstance(task_name, str) or not task_name or len(task_name) > limits.MAX_NAME_LENGTH:
-            raise ValidationError(self.env._("The task name must be a non-empty string."))
-        Task = self.env["smart_dairy.job.task"]
-        task = Task.browse(Task._id_by_name(task_name)).sudo()
-        if not task:
-            raise ValidationError(
-                self.env._("Unknown task %(name)r: no active task type has that name (Jobs › Configuration › Task Types).",
-                  name=task_name)
-            )
-        task._check_may_dispatch(self.env.user, self.env.company)
-        args = self._decode_json_argument(args, list, "args")
-        kwargs = self._decode_json_argument(kwargs, dict, "kwargs")
-        if any(not isinstance(key, str) for key in kwargs):
-            raise ValidationError(self.env._("The keys of kwargs must be strings."))
-        try:
-            schemas.check_call(task.name, args, kwargs)
-        except schemas.ArgumentError as exc:
-            raise ValidationError(self.env._("Arguments of %(task)s refused: %(reason)s", task=task.name,
-                                             reason=exc)) from None
-        queue = task.queue_id
-        if options.get("queue") not in (None, False, ""):
-            if not isinstance(options["queue"], str) or len(options["queue"]) > limits.MAX_NAME_LENGTH:
-                raise ValidationError(self.env._("queue must be the name of a queue, such as celery:high."))
-            Queue = self.env["smart_dairy.job.queue"]
-            queue = Queue.browse(Queue._id_by_name(options["queue"])).sudo()
-            if not queue:
-                known = ", ".join(Queue.sudo().search([], limit=50).mapped("name"))
-                raise ValidationError(
-                    self.env._("Queue %(queue)r does not exist. Known queues: %(known)s.", queue=options["queue"], known=known)
-                )
-        priority = options.get("priority", task.priority)
-        if not isinstance(priority, int) or isinstance(priority, bool) or not 0 <= priority <= 9:
-            raise ValidationError(self.env._("Priority must be a whole number from 0 (first) to 9 (last)."))
-        vals = {
-            "task_type_id": task.id,
-            "task_name": task.name,
-            "queue_id": queue.id,
-            "priority": priority,
-            "args_json": json.dumps(args),
-            "kwargs_json": json.dumps(kwargs),
-            "max_retries": task.max_retries,
-            "eta": self._dispatch_eta(options.get("countdown"), options.get("eta"), task),
-            "origin": self._dispatch_origin(origin),
-            "user_id": self.env.uid,
-            "company_id": self.env.company.id,
-        }
-        vals.update(self._dispatch_related_record(options.get("res_model"), options.get("res_id")))
-        vals.update(self._dispatch_idempotency(task, args, kwargs, options))
-        return vals
-
-    @api.model
-    def _check_dispatch_options(self, options):
-        unknown = sorted(set(options) - set(DISPATCH_OPTIONS))
-        if unknown:
-            raise ValidationError(
-                self.env._("Unknown dispatch option(s): %(unknown)s. Known options: %(known)s.",
-                           unknown=", ".join(map(str, unknown))[:200], known=", ".join(DISPATCH_OPTIONS))
-            )
-
-    @api.model
-    def _dispatch_idempotency(self, task, args, kwargs, options):
-        explicit_key = options.get("idempotency_key")
-        wanted = options.get("idempotent")
-        if wanted is None:
-            wanted = bool(explicit_key) or task.idempotency != "none"
-        if not wanted and not explicit_key:
-            return {}
-        if explicit_key is not None and (not isinstance(explicit_key, str) or not explicit_key.strip()):
-            raise ValidationError(self.env._("idempotency_key must be a non-empty string."))
-        if explicit_key and len(explicit_key) > limits.MAX_IDEMPOTENCY_KEY_LENGTH:
-            raise ValidationError(self.env._("idempotency_key may have at most %(max)s characters.",
-                                             max=limits.MAX_IDEMPOTENCY_KEY_LENGTH))
-        # Every scope lives inside the job's company and task (idempotency.make_key): "global" means
-        # every user of the company, never another company's jobs.
-        scope = options.get("idempotency_scope") or (task.idempotency if task.idempotency != "none" else "global")
-        if not isinstance(scope, str):
-            raise ValidationError(self.env._("idempotency_scope must be one of global, user, company."))
-        try:
-            key = idempotency.make_key(task.name, args, kwargs, scope=scope, user_id=self.env.uid,
-                                       company_id=self.env.company.id, key=explicit_key)
-        except ValueError as exc:
-            raise ValidationError(str(exc)) from None
-        return {
-            "idempotency_key": key,
-            "idempotency_expires_at": fields.Datetime.now() + timedelta(seconds=task.idempotency_ttl),
-        }
+        """The checked values of a new job (see engine.dispatch.prepare); addons may extend them."""
+        return dispatch_engine.prepare(self, task_name, args, kwargs, options, origin)
 
     @api.model
     def _decode_json_argument(self, value, expected_type, label):
-        if value is None or value is False:
-            return expected_type()
-        if isinstance(value, str):
-            try:
-                value = json.loads(value)
-            except ValueError as exc:
-                raise ValidationError(self.env._("%(label)s is not valid JSON: %(error)s", label=label, error=exc)) from None
-        if isinstance(value, tuple):
-            value = list(value)
-        if not isinstance(value, expected_type):
-            kind = self.env._("a JSON array") if expected_type is list else self.env._("a JSON object")
-            raise ValidationError(self.env._("%(label)s must be %(kind)s.", label=label, kind=kind))
-        try:
-            json.dumps(value, allow_nan=False)
-        except (TypeError, ValueError) as exc:
-            raise ValidationError(
-                self.env._("%(label)s must hold only JSON values (text, numbers, booleans, null, lists, objects): %(error)s",
-                  label=label, error=exc)
-            ) from None
-        return value
-
-    @api.model
-    def _dispatch_eta(self, countdown, eta, task):
-        planned = self._requested_eta(countdown, eta)
-        now = fields.Datetime.now()
-        opening = task._window_opening(max(planned or now, now), self.env.company)
-        return opening if opening > now else planned
-
-    @api.model
-    def _requested_eta(self, countdown, eta):
-        if countdown not in (None, False) and eta not in (None, False):
-            raise ValidationError(self.env._("Give either countdown or eta, not both."))
-        horizon = limits.MAX_PLANNING_SECONDS
-        if countdown not in (None, False):
-            # Bounds before isfinite: math.isfinite(10**400) overflows; nan fails every comparison.
-            if (not isinstance(countdown, (int, float)) or isinstance(countdown, bool)
-                    or not 0 <= countdown <= horizon or not math.isfinite(countdown)):
-                raise ValidationError(self.env._(
-                    "countdown must be a number of seconds from 0 to %(max)s.", max=horizon))
-            return fields.Datetime.now() + timedelta(seconds=countdown) if countdown else False
-        if eta not in (None, False):
-            try:
-                planned = fields.Datetime.to_datetime(eta)
-            except (TypeError, ValueError, OverflowError):
-                planned = None
-            if not planned:
-                raise ValidationError(
-                    self.env._("eta must be a UTC date and time such as 2026-01-31 14:00:00, got %(eta)r.",
-                               eta=str(eta)[:40])
-                ) from None
-            if planned > fields.Datetime.now() + timedelta(seconds=horizon):
-                raise ValidationError(self.env._("eta may be at most %(days)s days ahead.", days=horizon // 86400))
-            return planned
-        return False
-
-    @api.model
-    def _dispatch_origin(self, origin):
-        """The origin server code named (it is never taken from a caller), or the request's."""
-        origin = origin or self._request_origin()
-        known = self._fields["origin"].get_values(self.env)  # other addons add origins
-        if origin not in known:
-            raise ValidationError(
-                self.env._("Unknown origin %(origin)r. Known: %(known)s.", origin=origin, known=", ".join(known)))
-        return origin
+        """``value`` as JSON arguments of ``expected_type``, or the caller's ValidationError."""
+        return dispatch_engine.refused(dispatch_rules.decode_json_argument, value, expected_type, label)
 
     @api.model
     def _request_origin(self):
-        if request:
-            path = request.httprequest.path
-        else:
-            # XML-RPC calls run with the request taken off the stack; Odoo leaves its URL on the thread.
-            path = urlsplit(getattr(threading.current_thread(), "url", "") or "").path
-        return "xmlrpc" if path.startswith(("/xmlrpc", "/jsonrpc")) else "ui"
-
-    @api.model
-    def _dispatch_related_record(self, res_model, res_id):
-        if not res_model and not res_id:
-            return {}
-        if not res_model or not res_id:
-            raise ValidationError(self.env._("Give res_model and res_id together."))
-        if not isinstance(res_model, str) or res_model not in self.env:
-            raise ValidationError(self.env._("Model %(model)r does not exist.", model=str(res_model)[:100]))
-        if self.env[res_model]._abstract or self.env[res_model]._transient:
-            raise ValidationError(self.env._("%(model)s has no stored records to link a job to.", model=res_model))
-        if not isinstance(res_id, int) or isinstance(res_id, bool) or not 0 < res_id < 2**31:
-            raise ValidationError(self.env._("res_id must be a record id."))
-        record = self.env[res_model].browse(res_id)
-        if not record.exists():
-            raise ValidationError(self.env._("%(model)s record %(id)s does not exist.", model=res_model, id=res_id))
-        record.check_access("read")
-        return {"res_model": res_model, "res_id": res_id}
+        return dispatch_engine.request_origin()
 
     # ------------------------------------------------------------------ publishing
 
     def _schedule_publish(self):
         """Jobs due now go out right after commit; later ones get a queue_job sweep at their time."""
-        # Due means due now: the publisher sends nothing whose time has not come, so anything
-        # later, even by a second, needs its timed sweep.
-        now = fields.Datetime.now()
-        due = self.filtered(lambda job: not job.eta or job.eta <= now)
-        if due:
-            self._publish_after_commit(due.ids)
-        for eta in sorted(set((self - due).mapped("eta"))):
-            self.with_delay(
-                eta=eta,
-                description="Send background jobs planned for %s" % eta,
-                identity_key="smart_dairy_jobs.sweep.%s" % eta.isoformat(),
-            )._sweep_due()
-
-    def _publish_after_commit(self, job_ids):
-        cr = self.env.cr
-        ids = cr.postcommit.data.get(POSTCOMMIT_KEY)
-        if ids is None:
-            ids = cr.postcommit.data[POSTCOMMIT_KEY] = set()
-            dbname = cr.dbname
-
-            # Still on the request, after its commit, but bounded by one deadline for the whole
-            # publish (every batch, the retry on a fresh connection): with the broker up the caller
-            # gets its job already `enqueued`, as today; with it away the request waits at most
-            # PUBLISH_TIMEOUT, never the connect attempts stacked up. A background thread would
-            # not wait at all, but it dies with a recycled worker process and sends out of sight of
-            # the request; the sweeper already is the safety net for whatever the deadline leaves.
-            @cr.postcommit.add
-            def publish():
-                try:
-                    deadline = time.monotonic() + odoo_side_settings().publish_timeout
-                    self._publish_ready(dbname, ids=sorted(ids), deadline=deadline)
-                except Exception:
-                    # The jobs are committed and stay pending: the sweeper sends them.
-                    _logger.exception("Publishing %d job(s) after commit failed", len(ids))
-
-        ids.update(job_ids)
+        outbox.schedule_publish(self)
 
     @api.model
     def _publish_ready(self, dbname, ids=None, deadline=None):
-        """Send due jobs (all of them, or those of ``ids``) to the broker; return how many were sent.
-
-        ``deadline`` (a ``time.monotonic()`` value) bounds the whole wait for the broker; without
-        it, each batch waits up to PUBLISH_TIMEOUT.
-
-        Runs in its own transaction.  Rows are locked while their messages go out, so the
-        after-commit path and the sweeper never send the same attempt twice.
-        """
-        settings = odoo_side_settings()
-        publishable = list(jobstate.PUBLISHABLE)
-        total = 0
-        with Registry(dbname).cursor() as cr:
-            while True:
-                cr.execute(
-                    """
-                    SELECT job.id, job.uuid, job.task_name, queue.name, job.priority, job.args_json,
-                           job.kwargs_json, job.attempt, task.soft_time_limit, task.time_limit,
-                           job.idempotency_key, task.idempotency_ttl, task.lease_seconds, task.external_service,
-                           job.company_id, job.user_id
-                      FROM smart_dairy_job job
-                      JOIN smart_dairy_job_queue queue ON queue.id = job.queue_id
-                      JOIN smart_dairy_job_task task ON task.id = job.task_type_id
-                     WHERE job.state = ANY(%s)
-                       AND NOT COALESCE(queue.paused, FALSE)
-                       AND (job.eta IS NULL OR job.eta <= now() AT TIME ZONE 'UTC')
-                       AND (%s::int[] IS NULL OR job.id = ANY(%s))
-                     ORDER BY job.priority, job.id
-                     LIMIT %s
-                       FOR UPDATE OF job SKIP LOCKED
-                    """,
-                    [publishable, ids, ids, PUBLISH_BATCH],
-                )
-                rows = cr.fetchall()
-                if not rows:
-                    break
-                messages = [
-                    producer.Outgoing(
-                        uuid=row[1], task_name=row[2], queue=row[3], priority=row[4],
-                        args=json.loads(row[5] or "[]"), kwargs=json.loads(row[6] or "{}"),
-                        attempt=row[7] + 1, soft_time_limit=row[8], time_limit=row[9],
-                        key=row[10], key_ttl=row[11], lease=row[12], service=row[13] or None,
-                        company_id=row[14], user_id=row[15],
-                    )
-                    for row in rows
-                ]
-                sent = producer.publish(settings, messages, deadline=deadline)
-                if sent:
-                    cr.execute(
-                        """
-                        UPDATE smart_dairy_job
-                           SET state = %s, attempt = attempt + 1,
-                               date_enqueued = now() AT TIME ZONE 'UTC', write_date = now() AT TIME ZONE 'UTC'
-                         WHERE uuid = ANY(%s)
-                        """,
-                        [jobstate.ENQUEUED, sent],
-                    )
-                # Our own cursor: commit what reached the broker before the next batch goes out.
-                cr.commit()  # pylint: disable=invalid-commit
-                total += len(sent)
-                if len(sent) < len(rows):
-                    break
-        return total
+        """Send due jobs to the broker in their own transaction (see engine.outbox.publish_ready)."""
+        return outbox.publish_ready(dbname, ids=ids, deadline=deadline)
 
     @api.model
     def _cron_sweep(self):
@@ -670,182 +332,7 @@ class SmartDairyJob(models.Model):
             raise ValidationError(self.env._("reports must be a list of reports."))
         if len(reports) > MAX_REPORTS_PER_CALL:
             raise ValidationError(self.env._("At most %(count)s reports per call.", count=MAX_REPORTS_PER_CALL))
-
-        outcomes = [None] * len(reports)
-        valid = []
-        for index, report in enumerate(reports):
-            problem = self._report_problem(report)
-            if problem:
-                uuid = report.get("uuid") if isinstance(report, dict) else None
-                outcomes[index] = {"uuid": uuid, "status": "invalid", "message": problem}
-            else:
-                valid.append((index, report))
-
-        uuids = sorted({report["uuid"] for _index, report in valid})
-        # Locking the rows first makes a report wait for a publisher still marking its job enqueued.
-        self.env.cr.execute(
-            "SELECT id, uuid FROM smart_dairy_job WHERE uuid = ANY(%s) ORDER BY id FOR UPDATE", [uuids]
-        )
-        jobs = self.sudo().browse([row[0] for row in self.env.cr.fetchall()])
-        job_by_uuid = {job.uuid: job for job in jobs}
-
-        live = {}
-        pending_vals = {}
-        failures = []
-        late_successes = []
-        for index, report in valid:
-            job = job_by_uuid.get(report["uuid"])
-            if not job:
-                outcomes[index] = {
-                    "uuid": report["uuid"], "status": "unknown",
-                    "message": self.env._("No job with uuid %(uuid)s.", uuid=report["uuid"]),
-                }
-                continue
-            state, attempt = live.get(job, (job.state, job.attempt))
-            verdict = jobstate.judge_report(state, attempt, report["state"], report["attempt"])
-            if not verdict.apply and job.reaped_attempt == report["attempt"]:
-                verdict = job._judge_late_report(state, attempt, report)
-                if verdict.apply:
-                    late_successes.append((job, report))
-                    live[job] = (jobstate.SUCCESS, attempt)
-                    outcomes[index] = {"uuid": job.uuid, "status": "applied", "message": ""}
-                    continue
-            if not verdict.apply:
-                outcomes[index] = {"uuid": job.uuid, "status": "ignored", "message": verdict.reason}
-                continue
-            if report["state"] == jobstate.FAILURE:
-                failures.append((job, report))
-            else:
-                pending_vals.setdefault(job, {}).update(job._vals_from_report(report))
-            if report["state"] not in jobstate.NO_STATE_CHANGE:
-                live[job] = (report["state"], attempt)
-            outcomes[index] = {"uuid": job.uuid, "status": "applied", "message": ""}
-
-        deferred = succeeded = self.sudo().browse()
-        for job, vals in pending_vals.items():
-            if vals.get("state") == jobstate.RETRY:
-                deferred |= job
-            elif vals.get("state") == jobstate.SUCCESS:
-                succeeded |= job
-            job.write(vals)
-        deferred._schedule_publish()
-        self._settle_failures([(job, report) for job, report in failures])
-        succeeded |= self._settle_late_successes(late_successes)
-        succeeded._on_finished()
-        return outcomes
-
-    def _judge_late_report(self, state, attempt, report):
-        """A report of the attempt the reaper gave up on (see jobstate.judge_late_success): a late
-        heartbeat that came within the lease renews it, a late success that ran within it settles."""
-        at = reports.report_time(report)
-        if report["state"] == jobstate.HEARTBEAT:
-            if jobstate.late_heartbeat_renews(report["attempt"], self.reaped_attempt, at,
-                                              self.reaped_lease_end or None):
-                self.write({"reaped_lease_end": max(self.reaped_lease_end, self._lease_end(at))})
-            return jobstate.Verdict(False, jobstate.STALE_ATTEMPT)
-        if report["state"] != jobstate.SUCCESS:
-            return jobstate.Verdict(False, jobstate.STALE_ATTEMPT)
-        within_lease = at is not None and self.reaped_lease_end is not False and at <= self.reaped_lease_end
-        return jobstate.judge_late_success(state, attempt, report["attempt"], self.reaped_attempt, within_lease)
-
-    @api.model
-    def _settle_late_successes(self, late_successes):
-        """Settle jobs whose reaped attempt turns out to have succeeded; returns them.
-
-        The job keeps the attempt number it reached (a later attempt may be on the broker: its message
-        finds the claim done and does not run); its dead letter, if the reaper made one, is resolved
-        with a note saying why rather than deleted, so what happened stays on record.
-        """
-        settled = self.sudo().browse()
-        for job, report in late_successes:
-            vals = job._vals_from_report(report)
-            vals.update(held_by_worker=False, held_attempt=0, attempt_log=job._logged(
-                outcome="late_success", reaped_attempt=report["attempt"],
-                reason="the attempt the reaper took back had run to the end; its report came late"))
-            job.write(vals)
-            settled |= job
-        open_letters = settled.dead_letter_ids.filtered(lambda entry: entry.state == "new")
-        if open_letters:
-            open_letters._system_write({
-                "state": "resolved",
-                "note": "Resolved by the system: the job's worker was thought lost, but the attempt had succeeded "
-                        "and its report reached Odoo late.",
-            })
-        return settled
-
-    @api.model
-    def _report_problem(self, report):
-        return reports.report_problem(report)
-
-    @api.model
-    def _report_time(self, report):
-        return reports.report_time(report) or fields.Datetime.now()
-
-    def _lease_end(self, start=None):
-        # Odoo's clock, not the worker's: leases are judged here (a late heartbeat's own time is
-        # the one exception, see _judge_late_report).
-        return (start or fields.Datetime.now()) + timedelta(seconds=self.task_type_id.lease_seconds)
-
-    def _vals_from_report(self, report):
-        """Field values for a report that is not a failure (those go through the retry policy)."""
-        state = report["state"]
-        if state == jobstate.HEARTBEAT:
-            return {"lease_expires_at": self._lease_end()}
-        if state == jobstate.PROGRESS:
-            return {"progress": report.get("progress") or 0, "progress_message": report.get("progress_message") or False}
-        at = self._report_time(report)
-        if state == jobstate.STARTED:
-            wait = (at - self.date_enqueued).total_seconds() if self.date_enqueued else 0.0
-            return {"state": state, "date_started": at, "worker_hostname": report.get("worker") or False,
-                    "held_by_worker": False,
-                    "progress": 0, "progress_message": False, "lease_expires_at": self._lease_end(),
-                    "wait_time": max(0.0, wait)}
-        if state == jobstate.RETRY:  # deferred by the worker without running
-            return {"state": state, "eta": at + timedelta(seconds=float(report.get("retry_in") or 0)),
-                    "lease_expires_at": False,
-                    "attempt_log": self._logged(outcome="deferred", reason=report.get("deferred_reason") or "")}
-        return {"state": state, "date_done": at, "duration": float(report.get("runtime") or 0.0),
-                "result_json": report.get("result", "null"), "progress": 100, "error_type": False,
-                "error_message": False, "error_traceback": False, "lease_expires_at": False}
-
-    def _logged(self, **entry):
-        """The attempt log with one more entry for the current attempt."""
-        log = json.loads(self.attempt_log or "[]")
-        log.append(dict(entry, attempt=self.attempt, at=fields.Datetime.to_string(fields.Datetime.now())))
-        return json.dumps(log)
-
-    @api.model
-    def _settle_failures(self, failures):
-        """Retry or give up on failed attempts, by each task type's policy; the given-up go to the DLQ."""
-        retrying = dead = self.sudo().browse()
-        for job, report in failures:
-            error_type = report.get("error_type") or errors.INTERNAL
-            at = self._report_time(report)
-            decision = errors.retry_decision(error_type, job.retry_count, job.task_type_id._retry_policy(),
-                                             report.get("retry_after"))
-            vals = {
-                "error_type": error_type,
-                "error_message": report.get("error_message") or False,
-                "error_traceback": report.get("traceback") or False,
-                "duration": float(report.get("runtime") or 0.0),
-                "lease_expires_at": False,
-            }
-            if decision.retry:
-                planned = job.task_type_id._window_opening(at + timedelta(seconds=decision.delay), job.company_id)
-                vals.update(state=jobstate.RETRY, eta=planned,
-                            retry_count=job.retry_count + 1, date_done=False,
-                            attempt_log=job._logged(outcome="retry", error_type=error_type,
-                                                    delay=round(decision.delay, 3)))
-                retrying |= job
-            else:
-                vals.update(state=jobstate.FAILURE, date_done=at,
-                            attempt_log=job._logged(outcome="failure", error_type=error_type))
-                dead |= job
-            job.write(vals)
-        retrying._schedule_publish()
-        if dead:
-            self.env["smart_dairy.job.dead.letter"].sudo()._create_for_jobs(dead.filtered(lambda job: not job.is_parent))
-            dead._on_finished()
+        return writeback.apply_reports(self, reports)
 
     def _on_finished(self):
         """Called (as superuser) on jobs that just ended for good: succeeded, or failed past their
@@ -857,64 +344,4 @@ class SmartDairyJob(models.Model):
     @api.model
     def _cron_reap_stuck_jobs(self):
         """Take back jobs whose worker vanished (lease expired) and resend jobs enqueued for too long."""
-        now = fields.Datetime.now()
-        Job = self.sudo()
-        lost = Job.search([("state", "=", jobstate.STARTED), ("lease_expires_at", "<", now)], limit=1000)
-        if lost:
-            _logger.warning("%d started job(s) lost their worker (lease expired)", len(lost))
-            # Remembered so that this attempt's success, if its report was only late, still counts.
-            for job in lost:
-                job.write({"reaped_attempt": job.attempt, "reaped_lease_end": job.lease_expires_at})
-            Job._settle_failures([
-                (job, {"error_type": errors.WORKER_LOST,
-                       "error_message": "No heartbeat from %s since %s" % (job.worker_hostname or "the worker",
-                                                                           job.lease_expires_at)})
-                for job in lost
-            ])
-        self.env.cr.execute(
-            """
-            SELECT job.id FROM smart_dairy_job job
-              JOIN smart_dairy_job_task task ON task.id = job.task_type_id
-             WHERE job.state = %s
-               AND job.date_enqueued < (now() AT TIME ZONE 'UTC') - task.enqueued_timeout * interval '1 second'
-             LIMIT 1000
-            """,
-            [jobstate.ENQUEUED],
-        )
-        stale = Job.browse([row[0] for row in self.env.cr.fetchall()])
-        for job in stale:
-            job.write({"state": jobstate.RETRY, "eta": now,
-                       "attempt_log": job._logged(outcome="republished", reason="enqueued for too long")})
-        if stale:
-            _logger.warning("%d job(s) enqueued for too long are sent again", len(stale))
-            stale._schedule_publish()
-        orphaned = self._resend_jobs_held_by_silent_workers(now)
-        return len(lost) + len(stale) + len(orphaned)
-
-    @api.model
-    def _resend_jobs_held_by_silent_workers(self, now):
-        """Send again the enqueued jobs a worker held (prefetched) when it went offline.
-
-        Its messages stay unacknowledged on the broker until the visibility timeout (over an hour):
-        sent again now, as a new attempt, they are back in play within the Workers view's offline
-        threshold (3 heartbeats) plus the reaper's interval. This never runs a job twice: every
-        attempt of a job carries the same claim key (the idempotency key, or job:<uuid>), so if the
-        worker was only cut off from Odoo and runs its copy after all, the claim makes one copy
-        return the other's result (done) or drop out (running), whichever comes second.
-        """
-        Job = self.sudo()
-        held = Job.search([("state", "=", jobstate.ENQUEUED), ("held_by_worker", "!=", False)], limit=1000)
-        held = held.filtered(lambda job: job.held_attempt == job.attempt)
-        if not held:
-            return held
-        online = set(self.env["smart_dairy.job.worker"].sudo().search([("state", "=", "online")]).mapped("hostname"))
-        orphaned = held.filtered(lambda job: job.held_by_worker not in online)
-        for job in orphaned:
-            job.write({"state": jobstate.RETRY, "eta": now, "held_by_worker": False, "held_attempt": 0,
-                       "attempt_log": job._logged(outcome="republished",
-                                                  reason="held by worker %s, which stopped heartbeating"
-                                                         % job.held_by_worker)})
-        if orphaned:
-            _logger.warning("%d job(s) held by silent workers are sent again", len(orphaned))
-            orphaned._schedule_publish()
-        return orphaned
+        return reaper.reap_stuck_jobs(self)

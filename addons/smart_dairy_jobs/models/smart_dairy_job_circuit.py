@@ -46,7 +46,7 @@ class SmartDairyJobCircuit(models.Model):
 
     @api.model
     def _redis(self):
-        from .smart_dairy_job import odoo_side_settings
+        from ..engine import odoo_side_settings
 
         settings = odoo_side_settings()
         return redis_client(settings.state_redis_url or settings.celery_broker_url)

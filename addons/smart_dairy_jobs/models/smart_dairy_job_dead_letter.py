@@ -47,7 +47,7 @@ class SmartDairyJobDeadLetter(models.Model):
 
     @api.model
     def _create_for_jobs(self, jobs):
-        """One entry per job that failed for good; Jobs managers hear at once of failed payments."""
+        """One entry per job that failed for good; then ``_alert_failed_for_good`` tells whoever must know at once."""
         raw = {row["id"]: row for row in jobs.sudo().read(["args_json", "kwargs_json"])}
         entries = self.sudo().create([
             {
@@ -64,21 +64,12 @@ class SmartDairyJobDeadLetter(models.Model):
             }
             for job in jobs
         ])
-        payments = entries.filtered(lambda entry: entry.task_type_id.category == "payment")
-        if payments:
-            payments._alert_managers()
+        entries._alert_failed_for_good()
         return entries
 
-    def _alert_managers(self):
-        managers = self.env.ref("smart_dairy_jobs.group_manager").users.filtered(lambda user: user.active and not user.share)
-        for entry in self:
-            entry.message_post(
-                body=self.env._("Payment job %(job)s failed for good: %(error)s",
-                                job=entry.job_id.display_name, error=entry.error_message or entry.error_type),
-                partner_ids=managers.partner_id.ids,
-                subtype_xmlid="mail.mt_comment",
-                message_type="notification",
-            )
+    def _alert_failed_for_good(self):
+        """Hook for the addon that owns a task type: alert whoever must hear at once that its jobs failed
+        for good (smart_dairy_operations: Jobs managers, of failed payments). Nobody by default."""
 
     # ------------------------------------------------------------------ API for external services
 

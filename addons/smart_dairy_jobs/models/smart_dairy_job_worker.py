@@ -2,7 +2,7 @@ import math
 from datetime import timedelta
 
 from odoo import api, fields, models
-from odoo.exceptions import AccessError, ValidationError
+from odoo.exceptions import ValidationError
 
 from celery_bridge.core import limits
 
@@ -54,11 +54,10 @@ class SmartDairyJobWorker(models.Model):
         return [("id", "in" if wanted_online else "not in", online)]
 
     @api.model
-    def bridge_heartbeat(self, info):
-        """A worker's heartbeat (the bridge only): who it is, which jobs it holds (``jobs``: [uuid,
-        attempt] pairs of its prefetched and running messages); answers which queues are paused."""
-        if not self.env.user.has_group("smart_dairy_jobs.group_bridge"):
-            raise AccessError(self.env._("Only the Celery bridge user may send worker heartbeats."))
+    def _bridge_heartbeat(self, info):
+        """A worker's heartbeat, asked through smart_dairy.job.bridge (which checks it is the bridge):
+        who it is, which jobs it holds (``jobs``: [uuid, attempt] pairs of its prefetched and running
+        messages); answers which queues are paused."""
         vals = self._heartbeat_values(info)
         now = vals["last_heartbeat"]
         Worker = self.sudo()  # the bridge user has no rights on workers: this method is its only door

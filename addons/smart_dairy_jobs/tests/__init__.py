@@ -11,3 +11,4 @@ from . import test_seed_data
 from . import test_ui_tour
 from . import test_trust
 from . import test_late_reports
+from . import test_trap_jobs

@@ -3,7 +3,7 @@ from datetime import timedelta
 from odoo import fields
 from odoo.exceptions import ValidationError
 
-from odoo.addons.smart_dairy_jobs.models.smart_dairy_job import POSTCOMMIT_KEY
+from odoo.addons.smart_dairy_jobs.engine.outbox import POSTCOMMIT_KEY
 
 from .common import SmartDairyJobsCase
 

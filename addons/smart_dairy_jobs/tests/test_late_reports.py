@@ -134,7 +134,7 @@ class TestLateReports(SmartDairyJobsCase):
 
 class TestJobsHeldBySilentWorkers(SmartDairyJobsCase):
     def heartbeat(self, hostname, jobs, interval=1.0):
-        return self.env["smart_dairy.job.worker"].with_user(self.bridge).bridge_heartbeat(
+        return self.env["smart_dairy.job.bridge"].with_user(self.bridge).bridge_heartbeat(
             {"hostname": hostname, "interval": interval, "jobs": [[job.uuid, job.attempt] for job in jobs]})
 
     def enqueued(self):
@@ -176,5 +176,5 @@ class TestJobsHeldBySilentWorkers(SmartDairyJobsCase):
 
         for jobs in ("abc", [["uuid"]], [["uuid", "1"]], [[1, 1]], [["u" * 65, 1]]):
             with self.subTest(jobs=jobs), self.assertRaises(ValidationError):
-                self.env["smart_dairy.job.worker"].with_user(self.bridge).bridge_heartbeat(
+                self.env["smart_dairy.job.bridge"].with_user(self.bridge).bridge_heartbeat(
                     {"hostname": "w@x", "jobs": jobs})

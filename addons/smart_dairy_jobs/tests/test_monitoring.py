@@ -38,10 +38,10 @@ class TestTaskStatistics(SmartDairyJobsCase):
         self.assertEqual(wizard.line_ids.filtered(lambda line: line.task_name == "smart_dairy.health.ping").count, 6)
 
     def test_queue_health_on_the_kanban(self):
-        queue = self.env.ref("smart_dairy_jobs.queue_celery_iot")
-        make_job(self.env, "smart_dairy.iot.process_sensor_data", state="pending")
-        make_job(self.env, "smart_dairy.iot.process_sensor_data", state="failure", date_done=fields.Datetime.now())
-        make_job(self.env, "smart_dairy.iot.process_sensor_data", state="success", date_done=fields.Datetime.now())
+        queue = self.env.ref("smart_dairy_jobs.queue_celery_low")
+        make_job(self.env, "smart_dairy.maintenance.cleanup_old_data", state="pending")
+        make_job(self.env, "smart_dairy.maintenance.cleanup_old_data", state="failure", date_done=fields.Datetime.now())
+        make_job(self.env, "smart_dairy.maintenance.cleanup_old_data", state="success", date_done=fields.Datetime.now())
         queue.invalidate_recordset()
         self.assertEqual((queue.depth, queue.done_24h, queue.failure_rate), (1, 2, 50.0))
         self.assertEqual(queue.health_colour, 1, "red: half the jobs failed")
@@ -73,7 +73,7 @@ class TestAlerts(SmartDairyJobsCase):
     def test_a_silent_worker_goes_offline_raises_one_alert_and_recovers(self):
         bridge = self.env.ref("smart_dairy_jobs.user_bridge")
         Worker = self.env["smart_dairy.job.worker"]
-        answer = Worker.with_user(bridge).bridge_heartbeat(
+        answer = self.env["smart_dairy.job.bridge"].with_user(bridge).bridge_heartbeat(
             {"hostname": "w1@farm", "queues": ["celery"], "pool": "prefork", "concurrency": 2, "interval": 10})
         self.assertEqual(answer["paused_queues"], [])
         worker = Worker.search([("hostname", "=", "w1@farm")])
@@ -83,7 +83,7 @@ class TestAlerts(SmartDairyJobsCase):
         self.Monitor._cron_check_alerts()
         self.Monitor._cron_check_alerts()
         self.assertEqual(self.active("worker_offline").subject, "w1@farm")
-        Worker.with_user(bridge).bridge_heartbeat({"hostname": "w1@farm", "interval": 10})
+        self.env["smart_dairy.job.bridge"].with_user(bridge).bridge_heartbeat({"hostname": "w1@farm", "interval": 10})
         self.Monitor._cron_check_alerts()
         self.assertFalse(self.active("worker_offline"))
 
@@ -98,7 +98,7 @@ class TestAlerts(SmartDairyJobsCase):
 
     def test_only_the_bridge_sends_heartbeats(self):
         with self.assertRaises(AccessError):
-            self.env["smart_dairy.job.worker"].with_user(self.jobs_manager).bridge_heartbeat({"hostname": "x"})
+            self.env["smart_dairy.job.bridge"].with_user(self.jobs_manager).bridge_heartbeat({"hostname": "x"})
 
 
 class TestLiveControl(SmartDairyJobsCase):
@@ -109,7 +109,7 @@ class TestLiveControl(SmartDairyJobsCase):
         queue.with_user(self.jobs_manager).action_pause()
         self.env.ref("smart_dairy_jobs.task_health_ping").with_user(self.jobs_manager).rate_limit = "10/m"
         bridge = self.env.ref("smart_dairy_jobs.user_bridge")
-        answer = self.env["smart_dairy.job.worker"].with_user(bridge).bridge_heartbeat({"hostname": "w2"})
+        answer = self.env["smart_dairy.job.bridge"].with_user(bridge).bridge_heartbeat({"hostname": "w2"})
         self.assertEqual(answer["paused_queues"], ["celery:report"])
         self.assertEqual(answer["rate_limits"]["smart_dairy.health.ping"], "10/m")
         queue.with_user(self.jobs_manager).action_resume()

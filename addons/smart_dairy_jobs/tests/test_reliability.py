@@ -8,8 +8,6 @@ from celery_bridge.core import errors
 
 from .common import SmartDairyJobsCase
 
-PAYMENT_REFERENCE = "PAY/2026/0001"
-
 
 class TestRetriesAndDeadLetters(SmartDairyJobsCase):
     @classmethod
@@ -73,17 +71,6 @@ class TestRetriesAndDeadLetters(SmartDairyJobsCase):
         outcome = self.report({"uuid": job.uuid, "attempt": 1, "state": "success", "result": "1"})
         self.assertEqual(outcome[0]["status"], "ignored")
         self.assertEqual(job.state, "retry")
-
-    def test_payment_failures_alert_the_jobs_managers_at_once(self):
-        payment = self.env.ref("smart_dairy_jobs.task_payment_process_payment")
-        payment.active = True
-        job = self.dispatch_as(self.jobs_user, payment.name,
-                               kwargs={"reference": PAYMENT_REFERENCE, "gateway": "bkash", "amount": "7.00"})
-        self.run_and_fail(job, errors.VALIDATION)
-        entry = job.dead_letter_ids
-        alert = entry.message_ids.filtered(lambda message: "failed for good" in (message.body or ""))
-        self.assertEqual(len(alert), 1)
-        self.assertIn(self.jobs_manager.partner_id, alert.notification_ids.res_partner_id)
 
 
 class TestDeadLetterActions(SmartDairyJobsCase):

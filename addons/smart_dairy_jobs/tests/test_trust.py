@@ -246,7 +246,8 @@ class TestProtectedFields(TrustCase):
 
     def test_worker_alert_circuit_queue_schedule_and_task_system_fields(self):
         Worker = self.env["smart_dairy.job.worker"]
-        Worker.with_user(self.bridge).bridge_heartbeat({"hostname": "trust-worker", "queues": ["celery"]})
+        self.env["smart_dairy.job.bridge"].with_user(self.bridge).bridge_heartbeat(
+            {"hostname": "trust-worker", "queues": ["celery"]})
         worker = Worker.search([("hostname", "=", "trust-worker")])
         self.assertRefused(AccessError, worker.with_user(self.manager_a).write,
                            {"last_heartbeat": fields.Datetime.now() + timedelta(days=1)})
@@ -393,13 +394,13 @@ class TestPublicMethods(TrustCase):
         self.assertEqual(self.Job.sudo().browse(new_id).user_id, self.manager_a)
 
     def test_worker_heartbeats_are_the_bridges(self):
-        Worker = self.env["smart_dairy.job.worker"]
+        Bridge = self.env["smart_dairy.job.bridge"]
         for user in (self.manager_a, self.sys_admin, self.jobs_user_a, self.plain_a):
-            self.assertRefused(AccessError, Worker.with_user(user).bridge_heartbeat, {"hostname": "w"})
+            self.assertRefused(AccessError, Bridge.with_user(user).bridge_heartbeat, {"hostname": "w"})
         for bad in ("abc", {}, {"hostname": "h" * 100_000}, {"hostname": "w", "concurrency": "abc"},
                     {"hostname": "w", "queues": "celery"}, {"hostname": "w", "queues": [{"a": 1}]},
                     {"hostname": "w", "interval": math.nan}, {"hostname": "w", "active_tasks": -1}):
-            self.assertRefused(ValidationError, Worker.with_user(self.bridge).bridge_heartbeat, bad,
+            self.assertRefused(ValidationError, Bridge.with_user(self.bridge).bridge_heartbeat, bad,
                                message="Heartbeat refused")
 
     def test_queues_are_paused_and_resumed_by_managers(self):
@@ -454,17 +455,23 @@ class TestPublicMethods(TrustCase):
 
     def test_bridge_methods_are_the_bridges(self):
         job = self.job_of(self.jobs_user_a)
+        file_report = {"kind": "file", "uuid": job.uuid, "attempt": 1, "filename": "f.txt", "mimetype": "text/plain",
+                       "data": "eA=="}
         for user in (self.manager_a, self.sys_admin, self.jobs_user_a):
             Job = self.Job.with_user(user)
+            Bridge = self.env["smart_dairy.job.bridge"].with_user(user)
             self.assertRefused(AccessError, Job.bridge_report, [{"uuid": job.uuid, "attempt": 1, "state": "started"}])
-            self.assertRefused(AccessError, Job.attach_file, job.uuid, 1, "f.txt", "text/plain", "eA==")
-            self.assertRefused(AccessError, Job.cleanup_batch, job.uuid, "jobs", 1)
+            self.assertRefused(AccessError, Job.bridge_report, [file_report])
+            self.assertRefused(AccessError, Bridge.cleanup_batch, job.uuid, "jobs", 1)
+            self.assertRefused(AccessError, Bridge.bridge_heartbeat, {"hostname": "w"})
         Job = self.Job.with_user(self.bridge)
-        for bad in (({"uuid": 1}, 1, "f.txt", "text/plain", "eA=="), (job.uuid, "1", "f.txt", "text/plain", "eA=="),
-                    (job.uuid, 1, "f.txt", ["text/plain"], "eA==")):
-            self.assertRefused(ValidationError, Job.attach_file, *bad)
-        self.assertRefused(ValidationError, Job.cleanup_batch, job.uuid, "jobs", 1, True)
+        for bad in ({"uuid": 1}, {"attempt": "1"}, {"mimetype": ["text/plain"]}, {"kind": "files"}):
+            [outcome] = Job.bridge_report([dict(file_report, **bad)])
+            self.assertEqual(outcome["status"], "invalid", bad)
+        Bridge = self.env["smart_dairy.job.bridge"].with_user(self.bridge)
+        self.assertRefused(ValidationError, Bridge.cleanup_batch, job.uuid, "jobs", 1, True)
         self.assertEqual(job.state, "pending")
+        self.assertFalse(job.sudo().attachment_ids)
 
     def test_circuits_are_read_by_jobs_users_and_reset_by_managers(self):
         Circuit = self.env["smart_dairy.job.circuit"]

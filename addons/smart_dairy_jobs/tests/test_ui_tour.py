@@ -58,7 +58,7 @@ class TestJobsTour(HttpCase):
             {"uuid": running.uuid, "attempt": 1, "state": "progress", "progress": 10,
              "progress_message": "Fetching data..."},
         ])
-        self.env["smart_dairy.job.worker"].with_user(bridge).bridge_heartbeat(
+        self.env["smart_dairy.job.bridge"].with_user(bridge).bridge_heartbeat(
             {"hostname": "tour-worker@farm", "queues": ["celery"], "pool": "prefork", "concurrency": 2,
              "interval": 10})
         self.env["smart_dairy.job.worker"].search([("hostname", "=", "tour-worker@farm")]).last_heartbeat = \

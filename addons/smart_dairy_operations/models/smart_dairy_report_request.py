@@ -1,5 +1,5 @@
 from odoo import api, fields, models
-from odoo.exceptions import AccessError, ValidationError
+from odoo.exceptions import ValidationError
 
 GENERATE_REPORT = "smart_dairy.report.generate_report"
 DAILY_REPORTS = "smart_dairy.report.send_daily_reports"
@@ -97,11 +97,10 @@ class SmartDairyReportRequest(models.Model):
                 self.message_post(body=self.env._("The mail could not be sent: %(reason)s", reason=problem))
 
     @api.model
-    def daily_report_recipients(self, uuid):
+    def _daily_report_recipients(self, uuid):
         """Where the daily report of the running ``send_daily_reports`` job ``uuid`` goes: the IoT
-        managers of that job's company (asked by the worker; the bridge user only)."""
-        if not (self.env.su or self.env.user.has_group("smart_dairy_jobs.group_bridge")):
-            raise AccessError(self.env._("Only the Celery bridge asks for the daily report's recipients."))
+        managers of that job's company (asked by the worker through smart_dairy.job.bridge, which checks
+        its rights)."""
         if not isinstance(uuid, str) or not 0 < len(uuid) <= 64:
             raise ValidationError(self.env._("uuid must be a job's UUID."))
         # sudo: the bridge user reads no job; this one is found by the uuid its worker holds.

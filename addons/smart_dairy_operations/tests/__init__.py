@@ -4,3 +4,4 @@ from . import test_reports
 from . import test_maintenance
 from . import test_ui_tour
 from . import test_trust
+from . import test_task_types

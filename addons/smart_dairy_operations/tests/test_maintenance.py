@@ -27,7 +27,7 @@ class TestCleanup(OperationsCase):
                             "WHERE id IN %s", [tuple((settled | still_open).ids)])
         self.env.invalidate_all()
         cleanup = self.running_cleanup_job()
-        Job = self.Job.with_user(self.bridge)
+        Job = self.env["smart_dairy.job.bridge"].with_user(self.bridge)
         self.assertEqual(Job.cleanup_batch(cleanup.uuid, "dead_letters", 90, 1000), 1)
         self.assertEqual(Job.cleanup_batch(cleanup.uuid, "jobs", 90, 1), 1)  # batches: one at a time
         self.assertEqual(Job.cleanup_batch(cleanup.uuid, "jobs", 90, 1000), 1)
@@ -45,15 +45,16 @@ class TestCleanup(OperationsCase):
     def test_cleanup_refuses_others_and_bad_input(self):
         cleanup = self.running_cleanup_job()
         with self.assertRaises(AccessError):
-            self.Job.with_user(self.clerk).cleanup_batch(cleanup.uuid, "jobs", 90, 10)
+            self.env["smart_dairy.job.bridge"].with_user(self.clerk).cleanup_batch(cleanup.uuid, "jobs", 90, 10)
         for args in ((cleanup.uuid, "everything", 90, 10), (cleanup.uuid, "jobs", 0, 10),
                      (cleanup.uuid, "jobs", 90, 0), ("no-such-job", "jobs", 90, 10)):
             with self.assertRaises(ValidationError):
-                self.Job.with_user(self.bridge).cleanup_batch(*args)
+                self.env["smart_dairy.job.bridge"].with_user(self.bridge).cleanup_batch(*args)
 
     def test_maintenance_schedules_are_active(self):
-        for xml_id, hour in (("schedule_cleanup_old_data", 2), ("schedule_backup_database", 3),
-                             ("schedule_send_daily_reports", 8)):
-            schedule = self.env.ref("smart_dairy_jobs." + xml_id)
+        for xml_id, hour in (("smart_dairy_jobs.schedule_cleanup_old_data", 2),
+                             ("smart_dairy_jobs.schedule_backup_database", 3),
+                             ("smart_dairy_operations.schedule_send_daily_reports", 8)):
+            schedule = self.env.ref(xml_id)
             self.assertTrue(schedule.cron_active, xml_id)
             self.assertTrue(schedule.task_type_id.active, xml_id)

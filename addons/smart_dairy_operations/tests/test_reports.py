@@ -1,6 +1,8 @@
-import base64
-
 from odoo.exceptions import AccessError, ValidationError
+
+from odoo.addons.smart_dairy_jobs.tests.helpers import trap_jobs
+
+from celery_bridge.core.reports import file_report
 
 from .common import OperationsCase
 
@@ -13,10 +15,13 @@ class TestReports(OperationsCase):
             "file_format": "xlsx"})
 
     def test_generate_then_ready_attaches_and_tells_the_user(self):
-        self.request.action_generate()
+        with trap_jobs(self.env) as trap:
+            self.request.action_generate()
+        [trapped] = trap.assert_dispatched("smart_dairy.report.generate_report", args=[], kwargs={
+            "report_type": "milk_production", "date_from": "2026-11-01", "date_to": "2026-11-20", "format": "xlsx"},
+            user=self.clerk, company=self.env.company)
         job = self.request.job_id
-        self.assertEqual((job.task_name, job.queue_id.name, job.user_id), ("smart_dairy.report.generate_report",
-                                                                         "celery:report", self.clerk))
+        self.assertEqual((trapped.job, job.queue_id.name), (job, "celery:report"))
         self.assertEqual(self.kwargs(job), {"report_type": "milk_production", "date_from": "2026-11-01",
                                             "date_to": "2026-11-20", "format": "xlsx"})
         self.assertEqual((job.task_type_id.time_limit, job.task_type_id.soft_time_limit,
@@ -25,9 +30,9 @@ class TestReports(OperationsCase):
         for percent in (10, 50, 90):
             self.report(job, "progress", progress=percent)
             self.assertEqual(self.request.job_progress, percent)
-        attachment_id = self.Job.with_user(self.bridge).attach_file(
-            job.uuid, job.attempt, "milk.xlsx", "application/vnd.ms-excel", base64.b64encode(b"PK..").decode())
-        self.report(job, "success", result='{"attachment_id": %d}' % attachment_id)
+        [outcome] = self.send_file(job.uuid, job.attempt, "milk.xlsx", "application/vnd.ms-excel", b"PK..")
+        attachment_id = outcome["attachment_id"]
+        self.report(job, "success", result='{"filename": "milk.xlsx"}')
         self.assertEqual((self.request.state, self.request.attachment_id.id), ("done", attachment_id))
         self.assertEqual(job.attachment_ids.ids, [attachment_id])
         self.assertIn(self.clerk.partner_id, self.request.message_ids[:1].partner_ids)
@@ -52,25 +57,42 @@ class TestReports(OperationsCase):
                                        ("res_model", "=", "smart_dairy.report.request")])
         self.assertEqual(self.kwargs(mail)["template"], "report_timed_out")
 
+    def send_file(self, uuid, attempt, filename, mimetype, content, user=None, **changes):
+        """A worker's file report, as the spool sends it: alone in its call."""
+        report = dict(file_report(uuid, attempt, filename, mimetype, content), **changes)
+        return self.Job.with_user(user or self.bridge).bridge_report([report])
+
     def test_files_are_attached_by_the_bridge_only_to_a_running_attempt(self):
         self.request.action_generate()
         job = self.request.job_id
-        data = base64.b64encode(b"x").decode()
-        with self.assertRaises(ValidationError):  # not sent to a worker yet
-            self.Job.with_user(self.bridge).attach_file(job.uuid, 1, "a.csv", "text/csv", data)
+        status = lambda outcomes: outcomes[0]["status"]  # noqa: E731
+        self.assertEqual(status(self.send_file(job.uuid, 1, "a.csv", "text/csv", b"x")), "ignored")  # not sent yet
         job.sudo().write({"state": "enqueued", "attempt": 1})
-        # On the worker, before its "started" report reached Odoo through the spool: accepted.
-        self.assertTrue(self.Job.with_user(self.bridge).attach_file(job.uuid, 1, "early.csv", "text/csv", data))
-        with self.assertRaises(ValidationError):  # another attempt's file
-            self.Job.with_user(self.bridge).attach_file(job.uuid, 2, "a.csv", "text/csv", data)
+        # Enqueued: the spool keeps the worker's "started" report ahead of its file, but a job whose
+        # "started" was ignored may still take its file.
+        self.assertEqual(status(self.send_file(job.uuid, 1, "early.csv", "text/csv", b"x")), "applied")
+        self.assertEqual(status(self.send_file(job.uuid, 2, "a.csv", "text/csv", b"x")), "ignored")  # another attempt
         job.sudo().write({"state": "pending", "attempt": 0})
         self.start(job)
         with self.assertRaises(AccessError):
-            self.Job.with_user(self.clerk).attach_file(job.uuid, job.attempt, "a.csv", "text/csv", data)
-        with self.assertRaises(ValidationError):
-            self.Job.with_user(self.bridge).attach_file(job.uuid, job.attempt, "../a.csv", "text/csv", data)
-        with self.assertRaises(ValidationError):
-            self.Job.with_user(self.bridge).attach_file(job.uuid, job.attempt, "a.csv", "text/csv", "not base64!")
+            self.send_file(job.uuid, job.attempt, "a.csv", "text/csv", b"x", user=self.clerk)
+        self.assertEqual(status(self.send_file(job.uuid, job.attempt, "../a.csv", "text/csv", b"x")), "invalid")
+        self.assertEqual(status(self.send_file(job.uuid, job.attempt, "a.csv", "text/csv", b"x",
+                                               data="not base64!")), "invalid")
+        self.assertEqual(job.sudo().attachment_ids.mapped("name"), ["early.csv"])
+
+    def test_a_file_report_never_overtakes_the_started_report_of_its_batch(self):
+        self.request.action_generate()
+        job = self.request.job_id
+        job.sudo().write({"state": "enqueued", "attempt": 1})
+        outcomes = self.Job.with_user(self.bridge).bridge_report([
+            {"uuid": job.uuid, "attempt": 1, "state": "started"},
+            file_report(job.uuid, 1, "milk.csv", "text/csv", b"day,litres"),
+            {"uuid": job.uuid, "attempt": 1, "state": "success", "result": "{}"},
+            file_report(job.uuid, 1, "late.csv", "text/csv", b"x"),
+        ])
+        self.assertEqual([outcome["status"] for outcome in outcomes], ["applied", "applied", "applied", "ignored"])
+        self.assertEqual((self.request.state, self.request.attachment_id.name), ("done", "milk.csv"))
 
     def test_users_see_only_their_own_reports(self):
         from odoo.tests import new_test_user
@@ -82,3 +104,12 @@ class TestReports(OperationsCase):
     def test_period_must_be_in_order(self):
         with self.assertRaises(ValidationError):
             self.request.write({"date_to": "2026-10-01"})
+
+    def test_every_question_of_the_bridge_api_is_answered_and_only_to_the_bridge(self):
+        from celery_bridge.core import bridge_api
+
+        for name in sorted(bridge_api.QUESTIONS):
+            method = getattr(self.env[bridge_api.BRIDGE_MODEL].with_user(self.clerk), name)
+            with self.assertRaises(AccessError, msg=name):
+                method(*{"bridge_heartbeat": [{"hostname": "w"}], "cleanup_batch": ["u", "jobs", 1],
+                         "notify_critical": [[]], "daily_report_recipients": ["u"]}[name])

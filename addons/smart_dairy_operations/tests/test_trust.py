@@ -223,7 +223,7 @@ class TestReportTrust(TrustCase):
             reports.report_rows(self.env.cr, "milk_production", start, end, "Asia/Dhaka", None, None)
 
     def test_daily_report_recipients_are_the_jobs_company_managers(self):
-        Request = self.env["smart_dairy.report.request"]
+        Request = self.env["smart_dairy.job.bridge"]  # the bridge API's question
         job_b = self.Job.with_company(self.company_b).dispatch("smart_dairy.report.send_daily_reports")
         self.assertEqual(job_b.company_id, self.company_b)
         self.assertEqual(Request.with_user(self.bridge).daily_report_recipients(job_b.uuid),
