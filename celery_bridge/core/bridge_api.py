@@ -1,7 +1,7 @@
 """The questions a worker may ask Odoo, by name: the methods of the ``smart_dairy.job.bridge`` model
 (addons/smart_dairy_jobs/models/smart_dairy_job_bridge.py, extended by the business addons), each
 checking the bridge group's rights. Everything a worker *tells* Odoo goes through the report spool
-instead (celery_bridge.core.reports); this list is what ``OdooClient.ask`` may call, and nothing else.
+instead (celery_bridge.core.worker_reports); this list is what ``OdooClient.ask`` may call, and nothing else.
 """
 BRIDGE_MODEL = "smart_dairy.job.bridge"
 

@@ -31,7 +31,7 @@ MAIL_SENT_PREFIX = REDIS_PREFIX + "mail-sent:"  # + job uuid: recipients a batch
 APPLIED = "applied"  # written to the job
 IGNORED = "ignored"  # late or repeated: never applied backwards
 UNKNOWN = "unknown"  # no job has this uuid
-INVALID = "invalid"  # the report is malformed (celery_bridge.core.reports)
+INVALID = "invalid"  # the report is malformed (celery_bridge.core.worker_reports)
 TAKEN_OUTCOMES = frozenset({APPLIED, IGNORED})  # the others are logged by the worker that sent them
 
 # --- Defaults both sides assume ------------------------------------------------------------------

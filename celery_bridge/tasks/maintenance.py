@@ -8,42 +8,12 @@ from pathlib import Path
 from psycopg2.extensions import parse_dsn
 
 from celery_bridge.odoo_db import connection as db
+from celery_bridge.odoo_db import maintenance
 from celery_bridge.core import errors
 from celery_bridge.worker import runtime
 from celery_bridge.celery import app
 from celery_bridge.worker.odoo_client import get_client
 from celery_bridge.core.scrub import hide_url_passwords, redact
-
-# Small batches, each its own transaction: no lock held for long, the ingestion keeps writing.
-BATCH = 5000
-
-
-def delete_old_readings(settings, cutoff, company_id, batch=BATCH):
-    """Readings of ``company_id``'s devices older than ``cutoff`` (naive UTC), deleted a batch per
-    transaction; returns the count."""
-    def exists(cr):
-        cr.execute("SELECT to_regclass('smart_dairy_iot_reading') IS NOT NULL")
-        return cr.fetchone()[0]
-
-    if not db.run_in_transaction(settings, exists):
-        return 0
-    total = 0
-    while True:
-        def one_batch(cr):
-            cr.execute(
-                """DELETE FROM smart_dairy_iot_reading WHERE id IN (
-                       SELECT reading.id FROM smart_dairy_iot_reading reading
-                         JOIN smart_dairy_iot_device device ON device.id = reading.device_id
-                        WHERE reading.timestamp < %s AND device.company_id = %s LIMIT %s)""",
-                [cutoff, company_id, batch],
-            )
-            return cr.rowcount
-
-        deleted = db.run_in_transaction(settings, one_batch)
-        total += deleted
-        if deleted < batch:
-            return total
-
 
 @app.task(bind=True, name="smart_dairy.maintenance.cleanup_old_data")
 def cleanup_old_data(self, days_to_keep=90, batch_size=1000):
@@ -67,7 +37,7 @@ def cleanup_old_data(self, days_to_keep=90, batch_size=1000):
                 break
     self.report_progress(66, "jobs and dead letters done")
     cutoff = datetime.now(timezone.utc).replace(tzinfo=None) - timedelta(days=days_to_keep)
-    removed["readings"] = delete_old_readings(settings, cutoff, company_id)
+    removed["readings"] = maintenance.delete_old_readings(settings, cutoff, company_id)
     return {"days_to_keep": days_to_keep, "company_id": company_id, "removed": removed}
 
 

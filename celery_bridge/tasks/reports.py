@@ -12,13 +12,12 @@ import pytz
 
 from celery_bridge.odoo_db import connection as db
 from celery_bridge.core import errors, mail_templates
-from celery_bridge.core.reports import file_report
-from celery_bridge.odoo_db import job_statistics
+from celery_bridge.core.worker_reports import file_report
+from celery_bridge.odoo_db import reports as report_data
 from celery_bridge.integrations import mail
 from celery_bridge.worker import runtime
 from celery_bridge.worker.context import job_context
 from celery_bridge.celery import app
-from celery_bridge.core import iot_catalog as catalog
 from celery_bridge.odoo_db import iot as store
 from celery_bridge.worker.odoo_client import get_client
 
@@ -32,56 +31,12 @@ def _day(value, name):
         raise errors.InvalidInput(f"{name} must be YYYY-MM-DD, got {value!r}") from None
 
 
-def milk_production_rows(cr, start, end, tz_name, company_ids):
-    """Milk per farm day and device, straight from the readings (so a day not yet aggregated counts),
-    of the given companies' devices only (the reading's company and its device's must both be one of them)."""
-    cr.execute(
-        """SELECT (r.timestamp AT TIME ZONE 'UTC' AT TIME ZONE %s)::date AS day, d.name, d.device_code,
-                  round(SUM(r.value)::numeric, 2)::float8, COUNT(*)
-             FROM smart_dairy_iot_reading r JOIN smart_dairy_iot_device d ON d.id = r.device_id
-            WHERE r.metric = %s AND r.timestamp >= %s AND r.timestamp < %s
-              AND r.company_id = ANY(%s) AND d.company_id = ANY(%s)
-            GROUP BY 1, 2, 3 ORDER BY 1, 2""",
-        [tz_name, catalog.MILK_METRIC, start, end, list(company_ids), list(company_ids)],
-    )
-    return cr.fetchall()
-
-
-def job_statistics_rows(cr, start, end, tz_name, company_ids):
-    """Per task and queue, from the statistics Odoo's task metrics show (celery_bridge.odoo_db.job_statistics)."""
-    return [
-        (row["task_name"], row["queue"], row["count"], round(row["success_rate"], 1), round(row["failure_rate"], 1),
-         round(row["mean_duration"], 3), round(row["p95_duration"], 3), round(row["mean_wait"], 3),
-         round(row["sla_compliance"], 1))
-        for row in job_statistics.task_statistics(cr, start, end, company_ids)
-    ]
-
-
-def report_companies(cr, company_id, user_id=None):
-    """The companies a report may show: the job's company and nothing else, and only if the job's
-    user (when the job names one) is a member of it. Never widened by what a caller passes."""
-    if not company_id:
-        raise errors.PermissionDenied("a report shows one company's data: the job has no company")
-    if user_id is None:
-        return [company_id]
-    cr.execute("SELECT 1 FROM res_company_users_rel WHERE cid = %s AND user_id = %s", [company_id, user_id])
-    if cr.fetchone() is None:
-        raise errors.PermissionDenied(f"user {user_id} is not a member of company {company_id}")
-    return [company_id]
-
-
-def report_rows(cr, report_type, start, end, tz_name, company_id, user_id=None):
-    """The rows of a report over [start, end) (naive UTC) of ``company_id``'s data only."""
-    return QUERIES[report_type](cr, start, end, tz_name, report_companies(cr, company_id, user_id))
-
-
 COLUMNS = {
     "milk_production": ["Day", "Device", "Device ID", "Milk (L)", "Milkings"],
     "job_statistics": ["Task", "Queue", "Jobs", "Success %", "Failure %", "Mean run (s)", "p95 run (s)",
                        "Mean wait (s)", "Within SLA %"],
 }
 TITLES = {"milk_production": "Milk production", "job_statistics": "Background job statistics"}
-QUERIES = {"milk_production": milk_production_rows, "job_statistics": job_statistics_rows}
 
 
 def build_report(settings, report_type, date_from, date_to, fmt, company_id, user_id=None):
@@ -96,7 +51,7 @@ def build_report(settings, report_type, date_from, date_to, fmt, company_id, use
               store.day_bounds_utc(end, settings.farm_timezone)[1])
 
     rows = db.run_in_transaction(
-        settings, lambda cr: report_rows(cr, report_type, *period, settings.farm_timezone, company_id, user_id))
+        settings, lambda cr: report_data.report_rows(cr, report_type, *period, settings.farm_timezone, company_id, user_id))
     # openpyxl and reportlab weigh ~40 MB a process: only the processes that render a report load them.
     from celery_bridge.integrations import tables as reporting
 

@@ -137,7 +137,7 @@ def test_a_spool_left_by_a_dead_process_is_delivered_by_another(fake_odoo, redis
 
 
 def test_a_file_report_goes_alone_and_in_its_place(fake_odoo, redis_db):
-    from celery_bridge.core.reports import file_report
+    from celery_bridge.core.worker_reports import file_report
 
     reporter = Reporter(redis_db, lambda: OdooClient(settings_for(fake_odoo.port)), batch_size=500,
                         key=redis_db.test_prefix + "spool")
@@ -152,10 +152,10 @@ def test_a_file_report_goes_alone_and_in_its_place(fake_odoo, redis_db):
 
 
 def test_a_file_over_the_cap_is_not_spooled():
-    from celery_bridge.core import reports
+    from celery_bridge.core import worker_reports
 
     with pytest.raises(ValueError, match="MB are not attached"):
-        reports.file_report("job-1", 1, "big.bin", None, b"x" * (reports.MAX_FILE_BYTES + 1))
+        worker_reports.file_report("job-1", 1, "big.bin", None, b"x" * (worker_reports.MAX_FILE_BYTES + 1))
 
 
 def test_ask_calls_only_the_bridge_apis_questions(fake_odoo):

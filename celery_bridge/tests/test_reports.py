@@ -2,7 +2,7 @@ from datetime import datetime
 
 import pytest
 
-from celery_bridge.core.reports import report_problem, report_time
+from celery_bridge.core.worker_reports import report_problem, report_time
 
 GOOD = {"uuid": "u-1", "attempt": 1, "state": "success", "result": '{"ok": true}', "at": "2026-11-21 08:00:01.5"}
 

@@ -17,7 +17,7 @@ import xmlrpc.client
 
 from redis import exceptions as redis_errors
 
-from celery_bridge.core import bridge_api, protocol, reports
+from celery_bridge.core import bridge_api, protocol, worker_reports
 
 _logger = logging.getLogger(__name__)
 
@@ -271,9 +271,9 @@ class Reporter:
 
 def alone_if_file(batch):
     """The head of ``batch`` that goes in one call: a file report (it may weigh up to
-    reports.MAX_FILE_BYTES) alone, otherwise the reports before the first file report. Order is kept."""
+    worker_reports.MAX_FILE_BYTES) alone, otherwise the reports before the first file report. Order is kept."""
     for index, report in enumerate(batch):
-        if report.get("kind") == reports.FILE:
+        if report.get("kind") == worker_reports.FILE:
             return batch[:index] or batch[:1]
     return batch
 

@@ -8,7 +8,7 @@ from datetime import timedelta
 
 from odoo import fields
 
-from celery_bridge.core import errors, jobstate, report_effects, reports
+from celery_bridge.core import errors, jobstate, report_effects, worker_reports
 
 
 def lease_end(job, start=None):
@@ -18,7 +18,7 @@ def lease_end(job, start=None):
 
 
 def report_time(report):
-    return reports.report_time(report) or fields.Datetime.now()
+    return worker_reports.report_time(report) or fields.Datetime.now()
 
 
 def logged(job, **entry):
@@ -40,7 +40,7 @@ def apply_reports(Job, reports_):
     outcomes = [None] * len(reports_)
     valid = []
     for index, report in enumerate(reports_):
-        problem = reports.report_problem(report)
+        problem = worker_reports.report_problem(report)
         if problem:
             uuid = report.get("uuid") if isinstance(report, dict) else None
             outcomes[index] = {"uuid": uuid, "status": "invalid", "message": problem}
@@ -64,7 +64,7 @@ def apply_reports(Job, reports_):
                                "message": env._("No job with uuid %(uuid)s.", uuid=report["uuid"])}
             continue
         state, attempt = live.get(job, (job.state, job.attempt))
-        if reports.is_file_report(report):
+        if worker_reports.is_file_report(report):
             outcomes[index] = attach_reported_file(job, state, attempt, report)
             continue
         verdict = jobstate.judge_report(state, attempt, report["state"], report["attempt"])
@@ -108,7 +108,7 @@ def attach_reported_file(job, state, attempt, report):
                 "message": job.env._("Job %(uuid)s is not running attempt %(attempt)s.",
                                      uuid=job.uuid, attempt=report["attempt"])}
     try:
-        raw = reports.file_content(report)
+        raw = worker_reports.file_content(report)
     except ValueError as exc:
         return {"uuid": job.uuid, "status": "invalid", "message": str(exc)}
     attachment = job.env["ir.attachment"].sudo().create({
@@ -121,7 +121,7 @@ def attach_reported_file(job, state, attempt, report):
 def judge_late_report(job, state, attempt, report):
     """A report of the attempt the reaper gave up on (see jobstate.judge_late_success): a late
     heartbeat that came within the lease renews it, a late success that ran within it settles."""
-    at = reports.report_time(report)
+    at = worker_reports.report_time(report)
     if report["state"] == jobstate.HEARTBEAT:
         if jobstate.late_heartbeat_renews(report["attempt"], job.reaped_attempt, at, job.reaped_lease_end or None):
             job.write({"reaped_lease_end": max(job.reaped_lease_end, lease_end(job, at))})

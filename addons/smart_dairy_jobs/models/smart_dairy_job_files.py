@@ -5,9 +5,9 @@ from odoo import api, fields, models
 
 class SmartDairyJob(models.Model):
     """Files a job produces (reports, exports). The worker that made one sends it as a file report
-    (celery_bridge.core.reports.file_report) through the ordered report spool, so it lands after the
+    (celery_bridge.core.worker_reports.file_report) through the ordered report spool, so it lands after the
     job's "started" report; engine.writeback.attach_reported_file attaches it (at most
-    celery_bridge.core.reports.MAX_FILE_BYTES)."""
+    celery_bridge.core.worker_reports.MAX_FILE_BYTES)."""
 
     _inherit = "smart_dairy.job"
 

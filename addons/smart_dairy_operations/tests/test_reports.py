@@ -2,7 +2,7 @@ from odoo.exceptions import AccessError, ValidationError
 
 from odoo.addons.smart_dairy_jobs.tests.helpers import trap_jobs
 
-from celery_bridge.core.reports import file_report
+from celery_bridge.core.worker_reports import file_report
 
 from .common import OperationsCase
 

@@ -8,7 +8,7 @@ from odoo.exceptions import AccessError, UserError, ValidationError
 from odoo.tests import new_test_user
 
 from celery_bridge.core import errors
-from celery_bridge.tasks import reports
+from celery_bridge.odoo_db import reports
 
 from .common import OperationsCase
 
