@@ -67,6 +67,20 @@ def odoo_env():
     return env
 
 
+def metric_sample(url, name, **labels):
+    """A sample of a Prometheus endpoint (a worker's, the ingestion bridge's); 0.0 if absent."""
+    from urllib.request import urlopen
+
+    from prometheus_client.parser import text_string_to_metric_families
+
+    text = urlopen(url, timeout=5).read().decode()
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            if sample.name in (name, name + "_total") and all(sample.labels.get(k) == v for k, v in labels.items()):
+                return sample.value
+    return 0.0
+
+
 def signed_headers(task_name, task_id, args=(), kwargs=None, **headers):
     """Message headers signed as Odoo signs them, for a test that publishes a job's message itself
     (a redelivery, a racing resend)."""
@@ -247,16 +261,7 @@ class Ingestor:
 
     def metric(self, name, **labels):
         """A sample of the bridge's Prometheus endpoint (0.0 if absent)."""
-        from urllib.request import urlopen
-
-        from prometheus_client.parser import text_string_to_metric_families
-
-        text = urlopen(self.metrics_url, timeout=5).read().decode()
-        for family in text_string_to_metric_families(text):
-            for sample in family.samples:
-                if sample.name in (name, name + "_total") and all(sample.labels.get(k) == v for k, v in labels.items()):
-                    return sample.value
-        return 0.0
+        return metric_sample(self.metrics_url, name, **labels)
 
     def alive(self):
         return self.process is not None and self.process.poll() is None

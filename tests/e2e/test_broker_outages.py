@@ -7,13 +7,12 @@ import base64
 import json
 import time
 import uuid
-from urllib.request import urlopen
 
 import redis as redis_lib
 
 from celery_bridge.worker import healthcheck
 
-from .harness import Worker, wait_for
+from .harness import Worker, metric_sample, wait_for
 from .test_walking_skeleton import read_job, wait_for_state
 
 # What the workers had before: Celery gave up (and the worker exited) after this many attempts.
@@ -22,14 +21,7 @@ OLD_RETRY_BUDGET = 10
 
 def metric(worker, name, **labels):
     """A sample of the worker's Prometheus endpoint (0.0 if absent)."""
-    from prometheus_client.parser import text_string_to_metric_families
-
-    text = urlopen(worker.metrics_url, timeout=5).read().decode()
-    for family in text_string_to_metric_families(text):
-        for sample in family.samples:
-            if sample.name in (name, name + "_total") and all(sample.labels.get(k) == v for k, v in labels.items()):
-                return sample.value
-    return 0.0
+    return metric_sample(worker.metrics_url, name, **labels)
 
 
 def sweep(admin):
