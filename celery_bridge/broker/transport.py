@@ -62,6 +62,23 @@ def envelope_problem(item, channel):
 class PoisonSafeChannel(redis_transport.Channel):
     """A Redis channel that delivers only valid message envelopes and moves anything else aside."""
 
+    _known_connparams = None
+
+    def _connparams(self, asynchronous=False):
+        # When the broker goes away while messages are unacked, Celery closes the connection and kombu
+        # closes this channel after its transport has already dropped its client: restoring the
+        # unacked messages then asks where the broker is and kombu raises AttributeError, which kills
+        # the worker ("Unrecoverable error"). Where the broker is has not changed: answer with what
+        # this channel used before (the restore itself may fail on the unreachable broker; Celery
+        # ignores connection errors there and the messages come back with the visibility timeout).
+        if self.connection.client is None and self._known_connparams and asynchronous in self._known_connparams:
+            return dict(self._known_connparams[asynchronous])
+        params = super()._connparams(asynchronous=asynchronous)
+        if self._known_connparams is None:
+            self._known_connparams = {}
+        self._known_connparams[asynchronous] = dict(params)
+        return params
+
     def _brpop_read(self, **options):
         # kombu's own _brpop_read (kombu 5.7), with the envelope checked before delivery: kombu would
         # let the parse error escape; the item is already popped, so it is moved aside here.

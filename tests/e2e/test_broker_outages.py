@@ -80,6 +80,27 @@ def test_a_broker_outage_past_the_old_retry_budget_is_survived_by_the_same_worke
         worker.start()
 
 
+def test_a_broker_lost_while_messages_are_unacked_does_not_end_the_worker(live_worker, broker, admin):
+    """kombu restores a channel's unacked messages when the broker goes away; with a job running (its
+    message unacked) that restore used to raise AttributeError and end the worker ("Unrecoverable error")."""
+    pid = live_worker.process.pid
+    running = admin("smart_dairy.job", "dispatch", "smart_dairy.health.sleep", kwargs={"seconds": 3})
+    wait_for_state(admin, running, "started")
+    lost_before = live_worker.log.read_text().count("Broker connection lost")
+    broker.stop()
+    try:
+        wait_for(lambda: live_worker.log.read_text().count("Broker connection lost") > lost_before, timeout=30,
+                 what="the worker to notice the broker is gone")
+    finally:
+        broker.start()
+    wait_for(lambda: metric(live_worker, "celery_broker_connected") == 1, timeout=60,
+             what="the worker to reconnect by itself")
+    assert live_worker.alive() and live_worker.process.pid == pid, live_worker.log.read_text()[-3000:]
+    assert "Unrecoverable error" not in live_worker.log.read_text()
+    job_id = admin("smart_dairy.job", "dispatch", "smart_dairy.health.ping")
+    wait_for_state(admin, job_id, "success", timeout=60)
+
+
 def test_a_dispatch_with_the_broker_away_waits_at_most_the_publish_timeout(broker, worker, admin, gateway):
     timeout = publish_timeout(gateway.server)
     broker.stop()
