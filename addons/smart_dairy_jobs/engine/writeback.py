@@ -8,7 +8,7 @@ from datetime import timedelta
 
 from odoo import fields
 
-from celery_bridge.core import errors, jobstate, report_effects, worker_reports
+from celery_bridge.core import errors, jobstate, protocol, report_effects, worker_reports
 
 
 def lease_end(job, start=None):
@@ -43,7 +43,7 @@ def apply_reports(Job, reports_):
         problem = worker_reports.report_problem(report)
         if problem:
             uuid = report.get("uuid") if isinstance(report, dict) else None
-            outcomes[index] = {"uuid": uuid, "status": "invalid", "message": problem}
+            outcomes[index] = {"uuid": uuid, "status": protocol.INVALID, "message": problem}
         else:
             valid.append((index, report))
 
@@ -60,7 +60,7 @@ def apply_reports(Job, reports_):
     for index, report in valid:
         job = job_by_uuid.get(report["uuid"])
         if not job:
-            outcomes[index] = {"uuid": report["uuid"], "status": "unknown",
+            outcomes[index] = {"uuid": report["uuid"], "status": protocol.UNKNOWN,
                                "message": env._("No job with uuid %(uuid)s.", uuid=report["uuid"])}
             continue
         state, attempt = live.get(job, (job.state, job.attempt))
@@ -73,10 +73,10 @@ def apply_reports(Job, reports_):
             if verdict.apply:
                 late_successes.append((job, report))
                 live[job] = (jobstate.SUCCESS, attempt)
-                outcomes[index] = {"uuid": job.uuid, "status": "applied", "message": ""}
+                outcomes[index] = {"uuid": job.uuid, "status": protocol.APPLIED, "message": ""}
                 continue
         if not verdict.apply:
-            outcomes[index] = {"uuid": job.uuid, "status": "ignored", "message": verdict.reason}
+            outcomes[index] = {"uuid": job.uuid, "status": protocol.IGNORED, "message": verdict.reason}
             continue
         if report["state"] == jobstate.FAILURE:
             failures.append((job, report))
@@ -84,7 +84,7 @@ def apply_reports(Job, reports_):
             pending_vals.setdefault(job, {}).update(vals_from_report(job, report))
         if report["state"] not in jobstate.NO_STATE_CHANGE:
             live[job] = (report["state"], attempt)
-        outcomes[index] = {"uuid": job.uuid, "status": "applied", "message": ""}
+        outcomes[index] = {"uuid": job.uuid, "status": protocol.APPLIED, "message": ""}
 
     deferred = succeeded = Job.sudo().browse()
     for job, vals in pending_vals.items():
@@ -104,18 +104,18 @@ def attach_reported_file(job, state, attempt, report):
     """Attach the file of a file report to its job, if that attempt is the one running; the outcome."""
     # Enqueued too: a job whose "started" report was ignored, or an Odoo test, may still take its file.
     if state not in (jobstate.ENQUEUED, jobstate.STARTED) or attempt != report["attempt"]:
-        return {"uuid": job.uuid, "status": "ignored",
+        return {"uuid": job.uuid, "status": protocol.IGNORED,
                 "message": job.env._("Job %(uuid)s is not running attempt %(attempt)s.",
                                      uuid=job.uuid, attempt=report["attempt"])}
     try:
         raw = worker_reports.file_content(report)
     except ValueError as exc:
-        return {"uuid": job.uuid, "status": "invalid", "message": str(exc)}
+        return {"uuid": job.uuid, "status": protocol.INVALID, "message": str(exc)}
     attachment = job.env["ir.attachment"].sudo().create({
         "name": report["filename"], "raw": raw, "mimetype": report.get("mimetype") or "application/octet-stream",
         "res_model": job._name, "res_id": job.id, "company_id": job.company_id.id,
     })
-    return {"uuid": job.uuid, "status": "applied", "message": "", "attachment_id": attachment.id}
+    return {"uuid": job.uuid, "status": protocol.APPLIED, "message": "", "attachment_id": attachment.id}
 
 
 def judge_late_report(job, state, attempt, report):

@@ -3,7 +3,7 @@ import re
 from odoo import api, fields, models
 from odoo.exceptions import AccessError, ValidationError
 
-from celery_bridge.core import errors, windows
+from celery_bridge.core import errors, protocol, windows
 from celery_bridge.broker import producer
 from celery_bridge.core import idempotency as idempotency_keys
 
@@ -61,7 +61,7 @@ class SmartDairyJobTask(models.Model):
         help="Per error class overrides of the B-009 §6.1 retry policy.",
     )
     lease_seconds = fields.Integer(
-        string="Lease (s)", default=60, required=True,
+        string="Lease (s)", default=protocol.DEFAULT_LEASE, required=True,
         help="A started job whose worker has not sent a heartbeat for this long is considered lost.",
     )
     enqueued_timeout = fields.Integer(
