@@ -7,7 +7,7 @@ from odoo import Command
 from odoo.exceptions import AccessError, UserError, ValidationError
 from odoo.tests import new_test_user
 
-from celery_bridge.core import errors
+from celery_bridge.core import errors, limits
 from celery_bridge.odoo_db import reports
 
 from .common import OperationsCase
@@ -140,6 +140,8 @@ class TestNotificationTrust(TrustCase):
                                                    body_html="b"), "Not email addresses"),
             (lambda: Notification.send_bulk_emails([ok, 5], subject="s", body_html="b"), "Not email addresses"),
             (lambda: Notification.send_bulk_emails("a@farm.example", subject="s", body_html="b"), "list of 1"),
+            (lambda: Notification.send_bulk_emails([ok] * (limits.MAX_DISPATCH_MANY * 100 + 1), subject="s",
+                                                   body_html="b"), "list of 1"),
         ]
         for call, regex in cases:
             self.assertRefused(ValidationError, call, regex)
