@@ -10,8 +10,8 @@ from typing import NamedTuple
 from celery_bridge.core import protocol, signing
 from celery_bridge.broker.app_factory import make_app
 from celery_bridge.core.protocol import (
-    ATTEMPT_HEADER, COMPANY_HEADER, KEY_HEADER, KEY_TTL_HEADER, LEASE_HEADER, SENT_AT_HEADER, SERVICE_HEADER,
-    USER_HEADER,
+    ATTEMPT_HEADER, COMPANY_HEADER, KEY_HEADER, KEY_TTL_HEADER, LEASE_HEADER, PAUSE_QUEUES_COMMAND,
+    RESUME_QUEUES_COMMAND, SENT_AT_HEADER, SERVICE_HEADER, USER_HEADER,
 )
 from celery_bridge.core.scrub import scrub
 
@@ -160,14 +160,15 @@ def revoke(settings, uuids, terminate=False):
 
 
 def set_consuming(settings, queues, consume):
-    """Tell every worker to stop (or start again) consuming ``queues``, live."""
+    """Pause ``queues`` on every worker, live, or resume them on the workers started for them.
+
+    One broadcast every worker receives and applies to its own queues (celery_bridge.worker.control):
+    Celery's ``add_consumer`` would make every worker consume a resumed queue, whatever its ``-Q``,
+    and a list of the workers to address would miss one started since. A worker that misses the
+    broadcast catches up at its next heartbeat, whose answer lists the paused queues."""
     try:
-        control = publisher_app(settings).control
-        for queue in queues:
-            if consume:
-                control.add_consumer(queue)
-            else:
-                control.cancel_consumer(queue)
+        publisher_app(settings).control.broadcast(
+            RESUME_QUEUES_COMMAND if consume else PAUSE_QUEUES_COMMAND, arguments={"queues": list(queues)})
         return True
     except Exception as exc:  # noqa: BLE001 - heartbeats reconcile the workers later
         _logger.warning("Could not broadcast a queue %s: %s", "resume" if consume else "pause", exc)
@@ -175,7 +176,12 @@ def set_consuming(settings, queues, consume):
 
 
 def set_rate_limit(settings, task_name, rate):
-    """Change a task's rate limit on every worker, live ('' removes it)."""
+    """Change a task's rate limit on every worker, live ('' removes it).
+
+    Broadcast on purpose: a rate limit is Celery's per worker and task type, and holds only where the
+    task runs; a worker that does not serve the task's queue keeps a limit it never uses, and one that
+    does (or runs the task sent to another queue, which dispatch allows) is limited as it must be.
+    """
     try:
         publisher_app(settings).control.rate_limit(task_name, rate or None)
         return True

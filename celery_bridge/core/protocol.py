@@ -27,6 +27,11 @@ PAYMENT_IDS_PREFIX = REDIS_PREFIX + "payment-ids:"  # + gateway: the gateway's i
 PAYMENT_LOCK_PREFIX = REDIS_PREFIX + "payment-lock:"  # + payment reference: one charge at a time
 MAIL_SENT_PREFIX = REDIS_PREFIX + "mail-sent:"  # + job uuid: recipients a batch already mailed
 
+# --- Remote-control commands (sent by celery_bridge.broker.producer, run by celery_bridge.worker.control)
+# Broadcast to every worker; each applies them to the queues it was started for (its -Q) only.
+PAUSE_QUEUES_COMMAND = "sdj_pause_queues"
+RESUME_QUEUES_COMMAND = "sdj_resume_queues"
+
 # --- Outcomes of a report batch (Odoo's answer to bridge_report, one per report) -------------------
 APPLIED = "applied"  # written to the job
 IGNORED = "ignored"  # late or repeated: never applied backwards
