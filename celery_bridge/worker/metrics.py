@@ -4,31 +4,34 @@ Counters and histograms are written by every pool process into PROMETHEUS_MULTIP
 at scrape time; queue lengths and live workers are read from Redis at scrape time. Everything comes
 from the bridge's own hooks: no Celery task events (reported to cost about a third of throughput here).
 Labels are bounded: task names, the seven queues, a few states.
+
+Only a worker's main process makes a multiprocess directory (``start_worker_metrics``, before its pool
+forks) and removes it when it stops; a process that merely imports the app (``celery -A celery_bridge
+inspect ping``) keeps its values in memory and leaves nothing behind. Workers sharing a host share
+METRICS_PORT too: a worker that finds it taken serves on the next free port of the few after it
+(``PORT_RANGE``), and notes its port where the health check finds it (``port_file``).
 """
+import atexit
+import errno
 import json
 import logging
 import os
+import re
+import shutil
 import tempfile
 import threading
 import time
 
+from prometheus_client import CollectorRegistry, Counter, Histogram, multiprocess, start_http_server, values
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+
+from celery_bridge.broker import transport
+from celery_bridge.core import protocol, routing
+
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
-
-
-def ensure_multiprocess_dir():
-    """prometheus-client picks its storage when imported: set the directory before that."""
-    if not os.environ.get(MULTIPROC_ENV):
-        os.environ[MULTIPROC_ENV] = tempfile.mkdtemp(prefix="sdj-prometheus-")
-    return os.environ[MULTIPROC_ENV]
-
-
-ensure_multiprocess_dir()
-
-from prometheus_client import CollectorRegistry, Counter, Histogram, multiprocess, start_http_server  # noqa: E402
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily  # noqa: E402
-
-from celery_bridge.broker import transport  # noqa: E402
-from celery_bridge.core import protocol, routing  # noqa: E402
+# METRICS_PORT taken (another worker on this host): the next free of the ports after it, up to this many in all.
+PORT_RANGE = 10
+PORT_FILE_PREFIX = "sdj-worker-metrics-"
 
 BUCKETS = (.01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60)  # B-009 §7.2
 WORKER_KEY = protocol.WORKER_ALIVE_PREFIX
@@ -174,13 +177,95 @@ class BrokerCollector:
         yield workers
 
 
-def serve(port, redis):
+class _Made:
+    """What this worker's main process made for its metrics, removed when it stops."""
+
+    def __init__(self):
+        self.owner_pid = None  # the main process: its pool processes inherit this object but own nothing
+        self.own_dir = None  # the multiprocess directory it made (None: the operator's, or none)
+        self.port_file = None  # where it noted its metrics port
+
+
+_made = _Made()
+
+
+def start_worker_metrics():
+    """In the worker's main process, before its pool forks: the multiprocess directory every process
+    of the worker writes its counters to. An operator's PROMETHEUS_MULTIPROC_DIR is used as it is."""
+    _made.owner_pid = os.getpid()
+    if not os.environ.get(MULTIPROC_ENV):
+        _made.own_dir = tempfile.mkdtemp(prefix="sdj-prometheus-")
+        os.environ[MULTIPROC_ENV] = _made.own_dir
+    if not getattr(values.ValueClass, "_multiprocess", False):
+        # prometheus-client chose in-memory values when imported, there being no directory yet; our
+        # metrics all have labels, so no value exists before the first labels() call: from now on
+        # every value (in the pool processes too, which inherit this choice) is kept in the directory.
+        values.ValueClass = values.get_value_class()
+    atexit.register(stop_worker_metrics)  # also after a cold shutdown, where Celery sends no worker_shutdown
+    return os.environ[MULTIPROC_ENV]
+
+
+def stop_worker_metrics():
+    """Remove what start_worker_metrics and serve made, once the worker's pool has stopped."""
+    if _made.owner_pid != os.getpid():
+        return
+    if _made.port_file:
+        try:
+            os.unlink(_made.port_file)
+        except FileNotFoundError:
+            pass
+    if _made.own_dir:
+        shutil.rmtree(_made.own_dir, ignore_errors=True)
+    _made.own_dir = _made.port_file = None
+
+
+def port_file(node, directory=None):
+    """Where the worker named ``node`` notes the port it serves its metrics on (this host's temporary
+    directory, TMPDIR: the same for a worker and the health check run in its container)."""
+    safe = re.sub(r"[^A-Za-z0-9@._-]", "_", node)
+    return os.path.join(directory or tempfile.gettempdir(), f"{PORT_FILE_PREFIX}{safe}.json")
+
+
+def _note_port(node, port):
+    path = port_file(node)
+    partial = f"{path}.{os.getpid()}.tmp"
+    with open(partial, "w", encoding="utf-8") as handle:
+        json.dump({"node": node, "port": port, "pid": os.getpid()}, handle)
+    os.replace(partial, path)  # a health check never reads half a file
+    _made.port_file = path
+
+
+def candidate_ports(port, reserved=()):
+    """The ports a worker tries, in order: ``port`` (METRICS_PORT), then the rest of the PORT_RANGE
+    from it but the ``reserved`` ones."""
+    return [port] + [candidate for candidate in range(port + 1, port + PORT_RANGE) if candidate not in reserved]
+
+
+def serve(port, redis, node=None, reserved=()):
+    """Serve the worker's metrics on ``port``, or on the next free port of the PORT_RANGE from it
+    (another worker of this host has it) but those ``reserved`` for other services (the ingestion
+    bridge's, which may start later); return the port served. ``node``: the worker's name, under which
+    the port is noted for the health check."""
     registry = CollectorRegistry()
     multiprocess.MultiProcessCollector(registry)
     registry.register(BrokerCollector(redis))
     registry.register(ConnectivityCollector())
-    start_http_server(port, addr="0.0.0.0", registry=registry)
-    return registry
+    for candidate in candidate_ports(port, reserved):
+        try:
+            start_http_server(candidate, addr="0.0.0.0", registry=registry)
+        except OSError as exc:
+            if exc.errno != errno.EADDRINUSE:
+                raise
+            continue
+        if candidate != port:
+            _logger.warning("Metrics port %s is taken (another worker on this host?): serving metrics on port %s",
+                            port, candidate)
+        else:
+            _logger.info("Serving metrics on port %s", candidate)
+        if node:
+            _note_port(node, candidate)
+        return candidate
+    raise OSError(errno.EADDRINUSE, f"metrics ports {port} to {port + PORT_RANGE - 1} are all taken or reserved")
 
 
 def process_exited(pid):

@@ -23,6 +23,12 @@ install_log_filter()
 
 
 @worker_init.connect
+def _start_metrics(**kwargs):
+    # In the main process, before the pool forks: every pool process writes its counters there.
+    metrics.start_worker_metrics()
+
+
+@worker_init.connect
 def _check_broker_policy(**kwargs):
     try:
         check_noeviction(runtime.redis())
@@ -45,7 +51,8 @@ def _start_worker_services(sender=None, **kwargs):
     settings = runtime.settings()
     if settings.metrics_port:
         try:
-            metrics.serve(settings.metrics_port, runtime.redis())
+            metrics.serve(settings.metrics_port, runtime.redis(), node=getattr(sender, "hostname", None),
+                          reserved={settings.iot_metrics_port})
         except OSError as exc:
             _logger.error("Prometheus metrics not served on port %s: %s", settings.metrics_port, exc)
     # The main process drains the report spool from now on, idle or not: reports a killed worker
@@ -69,6 +76,11 @@ def _hide_job_arguments_in_logs(logger=None, **kwargs):
 @worker_process_shutdown.connect
 def _forget_process_metrics(pid=None, **kwargs):
     metrics.process_exited(pid or os.getpid())
+
+
+@worker_shutdown.connect
+def _remove_metrics_files(**kwargs):
+    metrics.stop_worker_metrics()
 
 
 @worker_process_shutdown.connect
