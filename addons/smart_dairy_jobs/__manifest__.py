@@ -7,9 +7,12 @@
     "website": "https://smartdairybd.com",
     "author": "Smart Dairy Ltd.",
     "license": "LGPL-3",
+    "maintainers": ["smartdairybd"],
+    "development_status": "Beta",
     "application": True,
     "depends": ["mail", "queue_job", "base_automation"],
-    "external_dependencies": {"python": ["celery", "redis", "pytz", "prometheus-client", "jsonschema", "email-validator"]},
+    # celery_bridge (the plain core shared with the workers) and, pinned there, every library the addon imports.
+    "external_dependencies": {"python": ["smart-dairy-celery-bridge==18.0.*"]},
     "data": [
         "security/smart_dairy_jobs_security.xml",
         "security/ir.model.access.csv",

@@ -7,8 +7,11 @@
     "website": "https://smartdairybd.com",
     "author": "Smart Dairy Ltd.",
     "license": "LGPL-3",
+    "maintainers": ["smartdairybd"],
+    "development_status": "Beta",
     "depends": ["smart_dairy_jobs", "smart_dairy_iot"],
-    "external_dependencies": {"python": ["requests", "openpyxl", "reportlab"]},
+    # celery_bridge (the plain core shared with the workers) and, pinned there, every library the addon imports.
+    "external_dependencies": {"python": ["smart-dairy-celery-bridge==18.0.*"]},
     "data": [
         "security/smart_dairy_operations_security.xml",
         "security/ir.model.access.csv",
