@@ -4,39 +4,86 @@ REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 ODOO_PATH="${ODOO_PATH:-/opt/odoo18}"
 VENV="${SDJ_VENV:-$REPO/.venv}"
 PY="$VENV/bin/python"
-QUEUE_JOB_WHEEL="odoo-addon-queue_job==18.0.1.7.0"
 PG_ARGS=(-h "${PGHOST_ODOO:-127.0.0.1}" -U "${PGSUPERUSER:-postgres}")
 
 say() { printf '\n==> %s\n' "$*"; }
 
 odoo_present() { [ -x "$ODOO_PATH/odoo-bin" ] || [ -f "$ODOO_PATH/odoo-bin" ]; }
 
-# Installs (once per change of the requirement files) what the bridge, the tests and, when Odoo
-# is there, Odoo itself and queue_job need. Odoo's own code is never installed: it runs in place.
+ADDONS=(smart_dairy_jobs smart_dairy_iot smart_dairy_operations)
+
+pip_quiet() { "$PY" -m pip install -q "$@" 2>&1 | grep -v '^WARNING: Location'; return "${PIPESTATUS[0]}"; }
+
+# Installs everything as pip packages, the way README › "Install into an existing Odoo 18" does, so
+# that nothing needs a PYTHONPATH: with Odoo, its own needs (requirements-odoo.txt) and Odoo itself
+# as an editable install of $ODOO_PATH (it keeps running in place; the addons' wheels require the
+# `odoo` distribution), then the bridge and, with Odoo, the three addons (whool; they pull queue_job
+# under constraints.txt). Editable, so code changes need no reinstall; reinstalled only when what
+# decides the installed metadata changes (requirement files, pyproject.toml, manifests) or an
+# addon's editable link is gone.
 setup_venv() {
-  local want_odoo=$1 stamp files hash
+  local want_odoo=$1 stamp hash addon status=0
+  local files=("$REPO/pyproject.toml" "$REPO/constraints.txt" "$REPO/requirements-test.txt")
+  local packages=(-e "$REPO")
   [ -x "$PY" ] || python3 -m venv "$VENV"
-  files=("$REPO/requirements.txt" "$REPO/requirements-test.txt")
-  [ "$want_odoo" = yes ] && files+=("$REPO/requirements-odoo.txt")
-  hash="$(cat "${files[@]}" | sha256sum | cut -c1-16)-$want_odoo"
   stamp="$VENV/.sdj-installed"
+  if [ "$want_odoo" = yes ]; then
+    files+=("$REPO/requirements-odoo.txt")
+    for addon in "${ADDONS[@]}"; do
+      files+=("$REPO/addons/$addon/__manifest__.py" "$REPO/addons/$addon/pyproject.toml")
+      packages+=(-e "$REPO/addons/$addon")
+      [ -e "$(editable_links "$addon")/__editable__/odoo/addons/$addon" ] || rm -f "$stamp"
+    done
+  fi
+  hash="$({ cat "${files[@]}"; echo "$want_odoo $ODOO_PATH $REPO"; } | sha256sum | cut -c1-16)"
   if [ "$(cat "$stamp" 2>/dev/null)" != "$hash" ]; then
-    say "Installing Python requirements into $VENV"
-    "$PY" -m pip install -q --upgrade pip 2>&1 | grep -v '^WARNING: Location' || true
-    "$PY" -m pip install -q "${files[@]/#/-r}" 2>&1 | grep -v '^WARNING: Location' || true
+    say "Installing the packages into $VENV"
+    pip_quiet --upgrade pip || true
     if [ "$want_odoo" = yes ]; then
-      # queue_job's later 18.0 releases need a newer Odoo point release than 18.0 itself.
-      "$PY" -m pip install -q --no-deps "$QUEUE_JOB_WHEEL" 2>&1 | grep -v '^WARNING: Location' || true
+      pip_quiet -r "$REPO/requirements-odoo.txt" || status=$?
+      # compat: a path entry for $ODOO_PATH, not an import hook, which site-packages/odoo/ (where
+      # addon wheels land) would shadow by making `odoo` a namespace package.
+      pip_quiet --no-deps --config-settings editable_mode=compat -e "$ODOO_PATH" || status=$?
+      for addon in "${ADDONS[@]}"; do link_editable_build "$addon"; done
     fi
-    "$PY" -c "import celery, redis" || { echo "requirements did not install" >&2; exit 1; }
+    if [ "$status" = 0 ]; then
+      pip_quiet -c "$REPO/constraints.txt" -r "$REPO/requirements-test.txt" "${packages[@]}" || status=$?
+    fi
+    for addon in "${ADDONS[@]}"; do
+      if [ -L "$REPO/addons/$addon/build" ]; then rm "$REPO/addons/$addon/build"; fi
+    done
+    [ "$status" = 0 ] || { echo "pip could not install the packages (see above)" >&2; exit 1; }
+    if [ "$want_odoo" = yes ]; then
+      "$PY" - "$VENV" "${ADDONS[@]}" <<'PY' || { echo "the addons did not install as packages" >&2; exit 1; }
+import importlib.metadata, importlib.util, os, sys
+import odoo.addons
+assert odoo.__file__, "odoo imports as a namespace package, not from the Odoo tree"
+for addon in ("queue_job", *sys.argv[2:]):
+    importlib.metadata.version(f"odoo-addon-{addon}")
+    spec = importlib.util.find_spec(f"odoo.addons.{addon}")
+    assert spec and spec.origin.startswith(os.path.realpath(sys.argv[1])), (addon, spec)
+PY
+    fi
+    "$PY" -c "import celery_bridge.celery" || { echo "the bridge did not install" >&2; exit 1; }
     echo "$hash" > "$stamp"
   fi
-  export PYTHONPATH="$REPO${PYTHONPATH:+:$PYTHONPATH}"
 }
 
-site_addons() { "$PY" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"] + "/odoo/addons")'; }
+# whool's editable install of an addon links <addon>/build/__editable__/odoo/addons/<addon> back to
+# the addon itself: a loop inside the addon, which Odoo's translation export (os.walk following
+# links), whool's own copy of a tree without .git and other walkers would follow. Pointing
+# <addon>/build into the venv while pip installs, then removing it, keeps the link (and the .pth
+# that names it, resolved) in the venv and the addon folder free of it.
+editable_links() { echo "$VENV/sdj-editable/$1"; }
+link_editable_build() {
+  local addon=$1
+  mkdir -p "$(editable_links "$addon")"
+  rm -rf "$REPO/addons/$addon/build"
+  ln -s "$(editable_links "$addon")" "$REPO/addons/$addon/build"
+}
 
-addons_path() { echo "$ODOO_PATH/addons,$(site_addons),$REPO/addons"; }
+# Odoo finds the addons installed as packages (queue_job, ours) under odoo.addons by itself.
+addons_path() { echo "$ODOO_PATH/addons"; }
 
 # Odoo refuses to run as the PostgreSQL superuser: give it its own role.
 ensure_db_role() {

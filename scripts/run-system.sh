@@ -32,13 +32,13 @@ export CELERY_BROKER_URL="$BROKER" CELERY_RESULT_BACKEND="$RESULTS"
 # Odoo signs every job message with it and the workers run only what it signed (README › Security).
 JOB_SIGNING_SECRET="${JOB_SIGNING_SECRET:-$("$PY" -c 'import secrets; print(secrets.token_hex(32))')}"
 export JOB_SIGNING_SECRET
-odoo_cmd=("$PY" "$ODOO_PATH/odoo-bin" -c "$REPO/odoo.conf" --addons-path="$(addons_path)" -d "$DB"
+odoo_cmd=("$VENV/bin/odoo" -c "$REPO/odoo.conf" --addons-path="$(addons_path)" -d "$DB"
           --db-filter="^$DB\$" --http-port="$PORT" --data-dir="$STATE/odoo-data")
-PYTHONPATH="$ODOO_PATH:$PYTHONPATH" "${odoo_cmd[@]}" -i smart_dairy_jobs,smart_dairy_iot,smart_dairy_operations --stop-after-init \
+"${odoo_cmd[@]}" -i smart_dairy_jobs,smart_dairy_iot,smart_dairy_operations --stop-after-init \
   --log-level=warn --logfile="$STATE/install.log"
 
 say "Starting Odoo on http://127.0.0.1:$PORT (log: var/odoo.log)"
-PYTHONPATH="$ODOO_PATH:$PYTHONPATH" "${odoo_cmd[@]}" --logfile="$STATE/odoo.log" &
+"${odoo_cmd[@]}" --logfile="$STATE/odoo.log" &
 pids+=($!)
 export ODOO_URL="http://127.0.0.1:$PORT" ODOO_DB="$DB"
 for _ in $(seq 1 120); do
@@ -50,23 +50,23 @@ done
 # A fresh database's administrator is admin/admin: change it before exposing this server.
 export ODOO_CLIENT_PASSWORD="${SDJ_ADMIN_PASSWORD:-admin}"
 say "Issuing the bridge user's API key"
-ODOO_API_KEY="$("$PY" -m celery_bridge.services.cli --login admin issue-bridge-key)"
+ODOO_API_KEY="$("$VENV/bin/sdj-jobs" --login admin issue-bridge-key)"
 export ODOO_API_KEY
 
 # The IoT tasks write readings straight into Odoo's database: same server and role as Odoo.
 export DATABASE_DSN="${DATABASE_DSN:-host=127.0.0.1 port=5432 user=odoo dbname=$DB}"
 say "Starting Celery workers for every queue (log: var/worker.log)"
-"$PY" -m celery -A celery_bridge worker -Q celery,celery:high,celery:low,celery:iot,celery:email,celery:report,celery:payment \
+"$VENV/bin/celery" -A celery_bridge worker -Q celery,celery:high,celery:low,celery:iot,celery:email,celery:report,celery:payment \
   -c 2 -n "worker@%h" -l INFO --logfile="$STATE/worker.log" &
 pids+=($!)
 
 say "Starting the MQTT ingestion bridge on ${MQTT_URL:-mqtt://127.0.0.1:1883} (log: var/ingest.log)"
-"$PY" -m celery_bridge.services.iot_ingest >> "$STATE/ingest.log" 2>&1 &
+"$VENV/bin/sdj-iot-ingest" >> "$STATE/ingest.log" 2>&1 &
 pids+=($!)
 
 say "Smoke test: an XML-RPC dispatch of smart_dairy.health.ping"
 for _ in $(seq 1 60); do grep -q "ready." "$STATE/worker.log" 2>/dev/null && break; sleep 0.5; done
-"$PY" -m celery_bridge.services.cli --login admin dispatch smart_dairy.health.ping --wait 20 | tee "$STATE/smoke.json"
+"$VENV/bin/sdj-jobs" --login admin dispatch smart_dairy.health.ping --wait 20 | tee "$STATE/smoke.json"
 grep -q '"state": "success"' "$STATE/smoke.json" || { echo "The ping did not succeed: see var/*.log" >&2; exit 1; }
 
 cat <<INFO

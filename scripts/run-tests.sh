@@ -12,6 +12,7 @@ if odoo_present; then with_odoo=yes; else with_odoo=no; fi
 setup_venv "$with_odoo"
 
 apt_install_if_missing docker-compose docker-compose "checking docker-compose.yml"
+apt_install_if_missing nginx nginx "the proxy of docker-compose (tests/test_compose_services.py)"
 
 say "Static checks (pylint-odoo on the addons, ruff everywhere)"
 "$VENV/bin/pylint" --rcfile=.pylintrc-odoo --score=n addons/smart_dairy_jobs addons/smart_dairy_iot addons/smart_dairy_operations || status=1
@@ -36,10 +37,10 @@ without_demo = all
 CONF
   trap 'dropdb "${PG_ARGS[@]}" --if-exists --force "$db" >/dev/null 2>&1' EXIT
   say "Installing the addons (jobs, IoT, operations) on a fresh database ($db)"
-  if PYTHONPATH="$ODOO_PATH:$PYTHONPATH" "$PY" "$ODOO_PATH/odoo-bin" -c "$conf" -i smart_dairy_jobs,smart_dairy_iot,smart_dairy_operations \
+  if "$VENV/bin/odoo" -c "$conf" -i smart_dairy_jobs,smart_dairy_iot,smart_dairy_operations \
       --stop-after-init --log-level=warn > "$results/install.log" 2>&1; then
     say "Odoo tests (pytest-odoo against PostgreSQL, tours in headless Chromium)"
-    PYTHONPATH="$ODOO_PATH:$PYTHONPATH" "$PY" -m pytest -q --odoo-config="$conf" --odoo-database="$db" --odoo-http \
+    "$PY" -m pytest -q --odoo-config="$conf" --odoo-database="$db" --odoo-http \
       --junitxml="$results/odoo.xml" addons/smart_dairy_jobs/tests addons/smart_dairy_iot/tests addons/smart_dairy_operations/tests || status=1
   else
     cat "$results/install.log"; echo "Installing the addons failed" >&2; status=1

@@ -5,14 +5,11 @@ import socket
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import pytest
 import redis
 
 from celery_bridge.broker.redis_state import check_noeviction
-
-REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
@@ -51,8 +48,7 @@ def test_the_machine_redis_is_set_up_right():
 
 
 def test_a_worker_will_not_start_on_an_evicting_redis(evicting_redis, tmp_path):
-    env = dict(os.environ, CELERY_BROKER_URL=evicting_redis + "/0", ODOO_API_KEY="unused",
-               PYTHONPATH=os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])))
+    env = dict(os.environ, CELERY_BROKER_URL=evicting_redis + "/0", ODOO_API_KEY="unused")
     result = subprocess.run(
         [sys.executable, "-m", "celery", "-A", "celery_bridge", "worker", "-Q", "celery", "-c", "1",
          "--without-gossip", "--without-mingle", "-l", "INFO"],

@@ -40,7 +40,6 @@ def worker(tmp_path_factory):
                ODOO_URL=f"http://127.0.0.1:{free_port()}", ODOO_DB="nowhere", ODOO_API_KEY="not-used",
                RPC_TIMEOUT="1", METRICS_PORT="0", HEARTBEAT_INTERVAL="5", DIAGNOSTICS_DIR=str(diagnostics))
     env.pop("ODOO_RC", None)
-    env["PYTHONPATH"] = str(REPO)
     with open(output, "w") as out:
         process = subprocess.Popen(
             [sys.executable, "-m", "celery", "-A", "celery_bridge", "worker", "-Q", queue, "-P", "threads", "-c", "2",
