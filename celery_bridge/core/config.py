@@ -4,16 +4,20 @@ Each setting is read from the environment first, then from the ``[smart_dairy_jo
 odoo.conf (the file named by ``ODOO_RC``), then falls back to a local default.
 """
 import configparser
+import logging
 import os
 import stat
 import tempfile
-from dataclasses import dataclass, fields
+import time
+from dataclasses import dataclass, fields, replace
 
 from celery_bridge.core import protocol
 from celery_bridge.core.scrub import MASK, hide_url_passwords, is_secret_key
 
 SECTION = "smart_dairy_jobs"
 BRIDGE_LOGIN = "smart_dairy_jobs_bridge"
+
+_logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -22,6 +26,9 @@ class Settings:
     odoo_db: str = "smart_dairy"
     odoo_login: str = BRIDGE_LOGIN
     odoo_api_key: str = ""
+    # A file holding the key instead (a secret mounted into a container, the key odoo-init issues on
+    # the first start): read when odoo_api_key is empty.
+    odoo_api_key_file: str = ""
     celery_broker_url: str = "redis://127.0.0.1:6379/0"
     celery_result_backend: str = "redis://127.0.0.1:6379/1"
     rpc_timeout: float = 10.0
@@ -41,8 +48,11 @@ class Settings:
     iot_batch_window: float = 1.0  # seconds a device's readings are gathered into one job (jobs/s = devices/window)
     iot_batch_size: int = 500  # readings that close a device's batch early
     iot_metrics_port: int = 9809  # the ingestion bridge's Prometheus endpoint; 0 turns it off
-    backup_dir: str = "/var/backups/smart_dairy"  # where backup_database writes pg_dump files
-    backup_keep: int = 7  # how many of them rotation keeps
+    backup_dir: str = "/var/backups/smart_dairy"  # where backup_database writes the dumps and filestore archives
+    backup_keep: int = 7  # how many backups rotation keeps
+    # Odoo's data_dir as the worker running backups sees it (its filestore/<db> goes into every backup);
+    # empty: the data_dir option of odoo.conf (ODOO_RC).
+    odoo_data_dir: str = ""
     # The only folder the diagnostic tasks (touch, expect_file) use; empty: a private folder in the
     # system's temp directory (see diagnostics_dir()).
     diagnostics_dir: str = ""
@@ -109,7 +119,49 @@ def load_settings(environ=None, section=None):
             values[field.name] = field.type(raw) if field.type in (int, float) else str(raw)
         except ValueError as exc:
             raise ValueError(f"Setting {field.name} must be a {field.type.__name__}, got {raw!r}") from exc
+    if not values.get("odoo_api_key") and values.get("odoo_api_key_file"):
+        key = read_api_key_file(values["odoo_api_key_file"])
+        if key:
+            values["odoo_api_key"] = key
     return Settings(**values)
+
+
+def read_api_key_file(path):
+    """The key held by ``path`` (surrounding white space dropped); empty while the file is missing or empty."""
+    try:
+        with open(path, encoding="utf-8") as handle:
+            return handle.read().strip()
+    except FileNotFoundError:
+        return ""
+
+
+def wait_for_api_key(settings, poll_interval=1.0, log_interval=30.0, timeout=None):
+    """``settings`` with the bridge's API key, once the file ``odoo_api_key_file`` names holds one.
+
+    On a first start the key does not exist yet: Odoo's init step issues it and writes the file, and
+    a worker or the ingestion bridge started meanwhile waits here rather than failing to log in.
+    Settings that already have a key (or name no file) come back as they are. ``timeout`` (seconds,
+    None: for ever) ends the wait with ``TimeoutError``. The key itself is never logged.
+    """
+    if settings.odoo_api_key or not settings.odoo_api_key_file:
+        return settings
+    path = settings.odoo_api_key_file
+    _logger.warning("Waiting for the bridge's API key in %s (written by Smart Dairy's init step, "
+                    "`odoo sdj_bridge_key --output %s`)", path, path)
+    started = time.monotonic()
+    next_log = started + log_interval
+    while True:
+        key = read_api_key_file(path)
+        if key:
+            _logger.info("Found the bridge's API key in %s", path)
+            return replace(settings, odoo_api_key=key)
+        now = time.monotonic()
+        if timeout is not None and now - started >= timeout:
+            raise TimeoutError(f"no API key appeared in {path} within {timeout:.0f} s")
+        if now >= next_log:
+            _logger.warning("Still waiting for the bridge's API key in %s (%.0f s)", path, now - started)
+            next_log = now + log_interval
+        time.sleep(poll_interval)
 
 
 def diagnostics_dir(settings):

@@ -1,6 +1,7 @@
 """MQTT ingestion bridge: devices' messages in, process_sensor_data jobs out.
 
-    python -m celery_bridge.services.iot_ingest        (settings: MQTT_URL, MQTT_TOPIC, ODOO_* … see config.py)
+    sdj-iot-ingest      (or python -m celery_bridge.services.iot_ingest)
+    settings: MQTT_URL, MQTT_TOPIC, ODOO_* … see config.py
 
 Devices publish JSON to ``smartdairy/<farm>/<device_id>/readings``. The bridge gathers each device's
 readings for ``iot_batch_window`` seconds (or ``iot_batch_size`` readings) and hands every batch that
@@ -366,13 +367,19 @@ def odoo_submitter(settings):
     return submit
 
 
-def main():
+def main(argv=None):
+    import argparse
+
     from prometheus_client import CollectorRegistry, start_http_server
 
-    from celery_bridge.core.config import load_settings
+    # No options: settings come from the environment (the docstring lists them); --help says so.
+    argparse.ArgumentParser(prog="sdj-iot-ingest", description=__doc__,
+                            formatter_class=argparse.RawDescriptionHelpFormatter).parse_args(argv)
+
+    from celery_bridge.core.config import load_settings, wait_for_api_key
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    settings = load_settings()
+    settings = wait_for_api_key(load_settings())  # ODOO_API_KEY_FILE: written by Odoo's init step on a first start
     registry = CollectorRegistry()
     if settings.iot_metrics_port:
         start_http_server(settings.iot_metrics_port, addr="0.0.0.0", registry=registry)

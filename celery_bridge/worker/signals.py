@@ -5,13 +5,14 @@ import logging
 import os
 
 from celery.signals import (
-    after_setup_logger, after_setup_task_logger, task_unknown, worker_init, worker_process_init,
+    after_setup_logger, after_setup_task_logger, celeryd_init, task_unknown, worker_init, worker_process_init,
     worker_process_shutdown, worker_ready, worker_shutdown,
 )
 
 from celery_bridge.broker.claims import Claims
 from celery_bridge.broker.redis_state import check_noeviction
 from celery_bridge.core import errors
+from celery_bridge.core.config import wait_for_api_key
 from celery_bridge.core.idempotency import done_claim_floor
 from celery_bridge.worker import metrics, odoo_client, runtime
 from celery_bridge.worker.consumer import report_refused_message
@@ -20,6 +21,15 @@ from celery_bridge.worker.log_filter import install_log_filter
 _logger = logging.getLogger(__name__)
 
 install_log_filter()
+
+
+@celeryd_init.connect
+def _wait_for_the_bridge_key(**kwargs):
+    """Before anything logs in to Odoo: on a first start the key file (ODOO_API_KEY_FILE) is written by
+    Odoo's init step, perhaps after this worker started."""
+    import celery_bridge.celery as worker_app  # the worker's settings live there; imported late, it imports us
+
+    worker_app.settings = wait_for_api_key(worker_app.settings)
 
 
 @worker_init.connect
