@@ -11,6 +11,10 @@ import yaml
 from celery_bridge.core.config import load_settings
 
 REPO = Path(__file__).resolve().parents[1]
+# What docker-compose.yml refuses to start without (the bridge's API key is not among them: odoo-init issues it).
+SECRET_NAMES = ("POSTGRES_PASSWORD", "REDIS_PASSWORD", "JOB_SIGNING_SECRET", "ODOO_ADMIN_PASSWORD",
+                "MQTT_INGEST_PASSWORD", "MQTT_DEVICE_PASSWORD", "FLOWER_BASIC_AUTH")
+DUMMY_SECRETS = {name: f"dummy-{name.lower().replace('_', '-')}" for name in SECRET_NAMES} | {"FLOWER_BASIC_AUTH": "a:b"}
 
 
 def test_sample_odoo_conf_configures_odoo_queue_job_and_the_bridge():
@@ -34,23 +38,24 @@ def _compose_command():
 
 @pytest.mark.skipif(_compose_command() is None, reason="neither docker compose nor docker-compose is installed")
 def test_compose_file_parses_with_every_worker_pool():
-    env = dict(os.environ, POSTGRES_PASSWORD="x", ODOO_API_KEY="y", FLOWER_BASIC_AUTH="a:b", REDIS_PASSWORD="r",
-               JOB_SIGNING_SECRET="s")
+    env = dict(os.environ, **DUMMY_SECRETS)
     result = subprocess.run(_compose_command() + ["config", "--services"], cwd=REPO, env=env,
                             capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
     services = set(result.stdout.split())
-    assert {"odoo", "db", "redis", "flower", "worker-general", "worker-iot", "worker-email", "worker-report",
-            "worker-payment", "mosquitto", "iot-ingest"} <= services
+    assert {"odoo", "odoo-init", "proxy", "db", "redis", "flower", "worker-general", "worker-maintenance",
+            "worker-iot", "worker-email", "worker-report", "worker-payment", "mosquitto", "iot-ingest"} <= services
 
 
 @pytest.mark.skipif(_compose_command() is None, reason="neither docker compose nor docker-compose is installed")
-def test_compose_refuses_to_start_without_its_secrets():
-    env = {k: v for k, v in os.environ.items()
-           if k not in ("POSTGRES_PASSWORD", "ODOO_API_KEY", "FLOWER_BASIC_AUTH", "REDIS_PASSWORD", "JOB_SIGNING_SECRET")}
-    result = subprocess.run(_compose_command() + ["config", "-q"], cwd=REPO, env=env, capture_output=True, text=True)
-    assert result.returncode != 0
-    assert "POSTGRES_PASSWORD" in result.stderr or "ODOO_API_KEY" in result.stderr or "FLOWER" in result.stderr
+def test_compose_refuses_to_start_without_any_of_its_secrets():
+    for missing in SECRET_NAMES:
+        env = {k: v for k, v in os.environ.items() if k not in SECRET_NAMES} | {
+            name: value for name, value in DUMMY_SECRETS.items() if name != missing}
+        result = subprocess.run(_compose_command() + ["config", "-q"], cwd=REPO, env=env, capture_output=True,
+                                text=True)
+        assert result.returncode != 0, f"compose starts without {missing}"
+        assert missing in result.stderr, (missing, result.stderr)
 
 
 def _raw_compose():
@@ -89,8 +94,7 @@ def test_every_broker_url_carries_the_redis_password():
 
 @pytest.mark.skipif(_compose_command() is None, reason="neither docker compose nor docker-compose is installed")
 def test_resolved_compose_gives_every_redis_client_the_password():
-    env = dict(os.environ, POSTGRES_PASSWORD="x", ODOO_API_KEY="y", FLOWER_BASIC_AUTH="a:b",
-               REDIS_PASSWORD="broker-pw-1", JOB_SIGNING_SECRET="s")
+    env = dict(os.environ, **DUMMY_SECRETS) | {"REDIS_PASSWORD": "broker-pw-1"}
     result = subprocess.run(_compose_command() + ["config"], cwd=REPO, env=env, capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
     services = yaml.safe_load(result.stdout)["services"]
@@ -98,8 +102,8 @@ def test_resolved_compose_gives_every_redis_client_the_password():
     assert not services["redis"].get("ports")
     clients = {name for name, service in services.items()
                if any(str(value).startswith("redis://") for value in (service.get("environment") or {}).values())}
-    assert {"odoo", "flower", "worker-general", "worker-iot", "worker-email", "worker-report", "worker-payment",
-            "iot-ingest"} <= clients
+    assert {"odoo", "odoo-init", "flower", "worker-general", "worker-maintenance", "worker-iot", "worker-email",
+            "worker-report", "worker-payment", "iot-ingest"} <= clients
     for name in clients:
         for key, value in services[name]["environment"].items():
             if str(value).startswith("redis://"):
@@ -114,7 +118,17 @@ def test_odoo_and_every_worker_share_the_signing_secret():
         assert where["JOB_SIGNING_SECRET"].startswith("${JOB_SIGNING_SECRET:?"), where
 
 
-def test_workers_have_a_health_check_and_the_ingestion_bridge_does_not_inherit_it():
+def test_workers_have_a_health_check_and_the_ingestion_bridge_has_its_own():
     compose = _raw_compose()
-    assert compose["x-worker"]["healthcheck"]["test"] == ["CMD", "python", "-m", "celery_bridge.worker.healthcheck"]
-    assert compose["services"]["iot-ingest"]["healthcheck"] == {"disable": True}
+    assert compose["x-worker"]["healthcheck"]["test"] == ["CMD", "sdj-worker-healthcheck"]
+    ingest = compose["services"]["iot-ingest"]["healthcheck"]["test"]
+    assert "smart_dairy_iot_mqtt_connected" in " ".join(ingest), "connected to the MQTT broker, by its metrics"
+
+
+def test_workers_read_the_bridge_key_from_the_file_odoo_init_writes():
+    compose = _raw_compose()
+    assert "ODOO_API_KEY" not in compose["x-worker"]["environment"]
+    key_file = compose["x-worker"]["environment"]["ODOO_API_KEY_FILE"]
+    assert key_file in " ".join(compose["services"]["odoo-init"]["command"])
+    assert "bridge-secrets:/run/smart-dairy:ro" in compose["x-worker"]["volumes"]
+    assert "bridge-secrets:/run/smart-dairy" in compose["services"]["odoo-init"]["volumes"]
