@@ -1,10 +1,10 @@
 """Real processes for end-to-end tests: a Redis server, an Odoo HTTP server, a Celery worker."""
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
-import sysconfig
 import time
 import uuid
 import xmlrpc.client
@@ -49,9 +49,8 @@ def stop_process(process, grace):
 
 
 def addons_path():
-    # queue_job's wheel installs the addon under site-packages/odoo/addons.
-    site_addons = Path(sysconfig.get_paths()["purelib"]) / "odoo" / "addons"
-    return ",".join(str(p) for p in (ODOO_PATH / "addons", site_addons, REPO / "addons"))
+    # queue_job and our addons are pip packages (scripts/common.sh): Odoo finds them under odoo.addons.
+    return str(ODOO_PATH / "addons")
 
 
 # Odoo signs every job message with it and the workers run only signed messages, as in production.
@@ -60,7 +59,7 @@ SIGNING_SECRET = f"e2e-signing-{uuid.uuid4().hex}"
 
 def odoo_env():
     env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join([str(ODOO_PATH), str(REPO), env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
+    env.pop("PYTHONPATH", None)  # Odoo, the bridge and the addons run as the venv installed them, as in production
     for name in ("ODOO_URL", "ODOO_DB", "ODOO_API_KEY", "CELERY_BROKER_URL", "CELERY_RESULT_BACKEND", "ODOO_RC"):
         env.pop(name, None)
     env["JOB_SIGNING_SECRET"] = SIGNING_SECRET
@@ -125,10 +124,18 @@ class RedisServer:
 
 
 class OdooServer:
+    """Odoo as production runs it: prefork (HTTP workers, a cron worker), the websocket on the gevent
+    port, and queue_job's runner in a process of its own (the WorkerJobRunner queue_job forks from the
+    prefork master when it is a server-wide module, as its README deploys it)."""
+
+    HTTP_WORKERS = 2
+    ROLES = ("WorkerHTTP", "WorkerCron", "WorkerJobRunner")
+
     def __init__(self, workdir, broker_url):
         self.workdir = Path(workdir)
         self.db = f"sdj_e2e_{os.getpid()}"
         self.port = free_port()
+        self.gevent_port = free_port()
         self.conf = self.workdir / "odoo.conf"
         self.log = self.workdir / "odoo.log"
         self.install_log = self.workdir / "install.log"
@@ -142,9 +149,15 @@ class OdooServer:
             f"db_name = {self.db}\n"
             "dbfilter = ^%s$\n" % self.db
             + f"http_port = {self.port}\n"
+            f"gevent_port = {self.gevent_port}\n"
             "http_interface = 127.0.0.1\n"
-            "workers = 0\n"
+            f"workers = {self.HTTP_WORKERS}\n"
             "max_cron_threads = 1\n"
+            # Production limits would kill a worker a slow 2-core test machine keeps busy (installing
+            # a test's data, a sweep while the broker is down): generous, but still limits.
+            "limit_time_cpu = 600\n"
+            "limit_time_real = 1200\n"
+            "limit_time_real_cron = 1200\n"
             "server_wide_modules = base,web,queue_job\n"
             "without_demo = all\n"
             "\n[queue_job]\nchannels = root:2\n"
@@ -167,14 +180,49 @@ class OdooServer:
                 stdout=log, stderr=subprocess.STDOUT, env=odoo_env(), check=True, timeout=600,
             )
 
+    @property
+    def websocket_url(self):
+        return f"ws://127.0.0.1:{self.gevent_port}/websocket"
+
     def start(self):
         self.log_handle = open(self.log, "a")
-        self.process = subprocess.Popen(self._cmd(), stdout=self.log_handle, stderr=subprocess.STDOUT, env=odoo_env())
+        # A session of its own: the master, its forked workers and the gevent process stop as one group.
+        self.process = subprocess.Popen(self._cmd(), stdout=self.log_handle, stderr=subprocess.STDOUT, env=odoo_env(),
+                                        start_new_session=True)
         wait_for(lambda: self.rpc("common").version(), timeout=90, interval=0.3, what="Odoo to serve XML-RPC")
+        wait_for(self._websocket_healthy, timeout=60, interval=0.3, what="Odoo's gevent process to serve /websocket")
+
+    def _websocket_healthy(self):
+        from urllib.request import urlopen
+
+        with urlopen(f"http://127.0.0.1:{self.gevent_port}/websocket/health", timeout=5) as response:
+            return response.status == 200
+
+    def processes(self):
+        """The live processes of this server by role: the prefork workers ("WorkerHTTP", "WorkerCron",
+        "WorkerJobRunner", as each logs itself alive) and "gevent" (the websocket server)."""
+        import psutil
+
+        children = {child.pid: child for child in psutil.Process(self.process.pid).children(recursive=True)}
+        roles = {role: [] for role in (*self.ROLES, "gevent")}
+        for line in self.log.read_text(errors="replace").splitlines():
+            for role in self.ROLES:
+                marker = f"Worker {role} ("
+                if marker in line:
+                    pid = int(line.split(marker, 1)[1].split(")", 1)[0])
+                    if pid in children and pid not in roles[role]:
+                        roles[role].append(pid)
+        roles["gevent"] = [pid for pid, child in children.items() if "gevent" in child.cmdline()]
+        return roles
 
     def stop_http(self):
         if self.process:
+            group = self.process.pid
             stop_process(self.process, 20)
+            try:  # a worker still finishing a request when the master went
+                os.killpg(group, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
             self.process = None
             self.log_handle.close()
 
@@ -296,7 +344,7 @@ def issue_bridge_key(admin):
 
 
 class Worker:
-    def __init__(self, workdir, odoo, broker_url, api_key, name="e2e", concurrency=2):
+    def __init__(self, workdir, odoo, broker_url, api_key, name="e2e", concurrency=2, queues=QUEUES):
         self.log = Path(workdir) / f"worker-{name}.log"
         # Where touch and expect_file read and write (they take a file name, never a path); shared by
         # every worker of the session, as the workers of one host share theirs.
@@ -311,12 +359,14 @@ class Worker:
         self.metrics_url = f"http://127.0.0.1:{self.env['METRICS_PORT']}/metrics"
         self.name = name
         self.concurrency = concurrency
+        self.queues = queues  # -Q: the queues this worker serves, as a docker-compose fleet splits them
         self.process = None
 
     def start(self):
         readies = self.log.read_text().count("ready.") if self.log.exists() else 0
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "celery_bridge", "worker", "-Q", QUEUES, "-c", str(self.concurrency),
+            [sys.executable, "-m", "celery", "-A", "celery_bridge", "worker", "-Q", self.queues,
+             "-c", str(self.concurrency),
              "-n", f"{self.name}@%h", "-l", "INFO", "--without-gossip", "--without-mingle",
              f"--logfile={self.log}"],
             cwd=str(REPO), env=self.env, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT,
