@@ -3,12 +3,18 @@
 Each report is judged (celery_bridge.core.jobstate) against the job as the batch has left it so far;
 what an applied report writes comes from celery_bridge.core.report_effects; failures go through the
 task type's retry policy (celery_bridge.core.errors.retry_decision) and, given up, to the dead letters.
+The users whose jobs moved hear of it over the bus (notify_job_owners), so an open job shows it live.
 """
 from datetime import timedelta
 
 from odoo import fields
 
 from celery_bridge.core import errors, jobstate, protocol, report_effects, worker_reports
+
+# The bus notification a user's browser gets when jobs of theirs change state or progress.
+JOB_PROGRESS_NOTIFICATION = "smart_dairy_jobs/job_progress"
+# What it says of each job: what a job's form shows as it runs, nothing secret (no arguments, no result).
+JOB_PROGRESS_FIELDS = ("id", "uuid", "state", "progress", "progress_message")
 
 
 def lease_end(job, start=None):
@@ -86,6 +92,10 @@ def apply_reports(Job, reports_):
             live[job] = (report["state"], attempt)
         outcomes[index] = {"uuid": job.uuid, "status": protocol.APPLIED, "message": ""}
 
+    # Jobs whose state or progress this batch changes (a heartbeat only renews a lease); sudo as the
+    # batch's jobs above: only the bridge user reaches here, and the owners hear only of their own.
+    moved = Job.sudo().browse([job.id for job, vals in pending_vals.items() if vals.keys() - {"lease_expires_at"}])
+    moved |= Job.sudo().browse([job.id for job, _report in failures + late_successes])
     deferred = succeeded = Job.sudo().browse()
     for job, vals in pending_vals.items():
         if vals.get("state") == jobstate.RETRY:
@@ -97,7 +107,17 @@ def apply_reports(Job, reports_):
     settle_failures(Job, failures)
     succeeded |= settle_late_successes(Job, late_successes)
     succeeded._on_finished()
+    notify_job_owners(moved | moved.parent_id)
     return outcomes
+
+
+def notify_job_owners(jobs):
+    """Tell each user whose jobs are in ``jobs`` (as they now stand) over the bus: one notification per
+    user for the whole batch, sent when the write-back commits, to that user's partner channel only."""
+    for user, own_jobs in jobs.grouped("user_id").items():
+        user.partner_id._bus_send(JOB_PROGRESS_NOTIFICATION, {
+            "jobs": [{name: job[name] for name in JOB_PROGRESS_FIELDS} for job in own_jobs],
+        })
 
 
 def attach_reported_file(job, state, attempt, report):

@@ -12,3 +12,5 @@ from . import test_ui_tour
 from . import test_trust
 from . import test_late_reports
 from . import test_trap_jobs
+from . import test_bridge_key_cli
+from . import test_live_progress
