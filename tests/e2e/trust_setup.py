@@ -86,9 +86,16 @@ def caller_rows(odoo, uid, tables=WATCHED_TABLES):
     return psql(odoo, sql)
 
 
+# Columns a cron of Odoo's own rewrites on its schedule, whoever calls: the circuit mirror is re-read
+# from Redis every minute (synced_at, and the write that sets it).
+REFRESHED_BY_CRON = {"smart_dairy_job_circuit": ("synced_at", "write_date", "write_uid")}
+
+
 def fingerprint(odoo, table, row_id):
-    """The whole row as JSON (write_date included: a write rolled back leaves it as it was)."""
-    return psql(odoo, f"SELECT row_to_json(t)::text FROM {table} t WHERE id = {int(row_id)}")
+    """The whole row as JSON (write_date included: a write rolled back leaves it as it was), but for
+    the columns a cron refreshes on its own."""
+    dropped = "".join(f" - '{column}'" for column in REFRESHED_BY_CRON.get(table, ()))
+    return psql(odoo, f"SELECT (row_to_json(t)::jsonb{dropped})::text FROM {table} t WHERE id = {int(row_id)}")
 
 
 def table_of(model):
