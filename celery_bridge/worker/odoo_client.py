@@ -30,7 +30,9 @@ class OdooAuthError(Exception):
     """Odoo refused the bridge's login or API key."""
 
 
-class _TimeoutTransport(xmlrpc.client.Transport):
+class _TimeoutMixin:
+    """xmlrpc.client's transports have no timeout of their own: set one on each connection."""
+
     def __init__(self, timeout):
         super().__init__()
         self.timeout = timeout
@@ -41,15 +43,12 @@ class _TimeoutTransport(xmlrpc.client.Transport):
         return connection
 
 
-class _SafeTimeoutTransport(xmlrpc.client.SafeTransport):
-    def __init__(self, timeout):
-        super().__init__()
-        self.timeout = timeout
+class _TimeoutTransport(_TimeoutMixin, xmlrpc.client.Transport):
+    pass
 
-    def make_connection(self, host):
-        connection = super().make_connection(host)
-        connection.timeout = self.timeout
-        return connection
+
+class _SafeTimeoutTransport(_TimeoutMixin, xmlrpc.client.SafeTransport):
+    pass
 
 
 class OdooClient:
