@@ -13,6 +13,7 @@ setup_venv "$with_odoo"
 
 apt_install_if_missing docker-compose docker-compose "checking docker-compose.yml"
 apt_install_if_missing nginx nginx "the proxy of docker-compose (tests/test_compose_services.py)"
+apt_install_if_missing promtool prometheus "the Prometheus alert rule tests (tests/test_deploy_monitoring.py)"
 
 say "Static checks (pylint-odoo on the addons, ruff everywhere)"
 "$VENV/bin/pylint" --rcfile=.pylintrc-odoo --score=n addons/smart_dairy_jobs addons/smart_dairy_iot addons/smart_dairy_operations || status=1

@@ -5,6 +5,10 @@ CONDITIONS = [
     ("dead_letters", "Dead letters growing"),
     ("worker_offline", "Worker offline"),
     ("sla_breach", "SLA breaches"),
+    ("task_failure_rate", "Task failures climbing"),
+    ("task_slow", "Task slowing down (p95)"),
+    ("circuit_open", "Circuit open"),
+    ("queue_no_consumer", "Queue without consumer"),
 ]
 
 
@@ -20,7 +24,7 @@ class SmartDairyJobAlert(models.Model):
     _protected_fields = ("condition", "subject", "message", "state", "first_seen", "last_seen", "cleared_at")
 
     condition = fields.Selection(CONDITIONS, required=True, readonly=True, index=True)
-    subject = fields.Char(required=True, readonly=True, help="The queue, worker… the alert is about.")
+    subject = fields.Char(required=True, readonly=True, help="The queue, worker, task or service the alert is about.")
     message = fields.Char(readonly=True)
     state = fields.Selection([("active", "Active"), ("cleared", "Cleared")], default="active", required=True,
                              readonly=True, index=True, tracking=True)

@@ -1,10 +1,16 @@
 import logging
 from datetime import datetime, timedelta
 
+from redis.exceptions import RedisError
+
 from odoo import api, fields, models
 from odoo.exceptions import AccessError, ValidationError
+from odoo.tools import sql
 
+from celery_bridge.broker import circuit
 from celery_bridge.odoo_db import job_statistics
+
+from .smart_dairy_job_worker import OFFLINE_AFTER_BEATS
 
 _logger = logging.getLogger(__name__)
 
@@ -12,7 +18,19 @@ DEFAULT_THRESHOLDS = {
     "queue_depth": 1000,  # celery-task-system-notes: queue backups over 1000 tasks
     "sla_breach_percent": 10.0,
     "dead_letter_window_minutes": 15,
+    # Per task type, over the jobs that ended in the last task_window_minutes; a task with fewer than
+    # task_min_jobs ended jobs there is not judged (one failure of a rare task is not a storm).
+    "task_window_minutes": 15,
+    "task_min_jobs": 10,
+    "failure_rate_percent": 20.0,
+    # p95 run time as a share of the task type's soft time limit: past it, jobs are about to be cut off.
+    "p95_time_limit_percent": 80.0,
+    # A worker restart (a deploy) leaves a queue without consumer for less than this.
+    "queue_without_consumer_minutes": 2,
 }
+# Jobs a worker should take: a queue holding any of them needs a consumer. Jobs waiting for other
+# jobs (dependencies) are not a backlog of their queue.
+BACKLOG_STATES = ("pending", "enqueued", "retry")
 
 
 class SmartDairyJobMonitor(models.AbstractModel):
@@ -21,6 +39,12 @@ class SmartDairyJobMonitor(models.AbstractModel):
 
     _name = "smart_dairy.job.monitor"
     _description = "Background Jobs Monitoring"
+
+    def init(self):
+        # Alert checks and metrics read the jobs that ended or started in the last minutes; without
+        # these indexes every check would scan the whole job table (millions of rows).
+        for column in ("date_done", "date_started"):
+            sql.create_index(self.env.cr, f"smart_dairy_job_{column}_for_monitoring", "smart_dairy_job", [column])
 
     @api.model
     def _threshold(self, name):
@@ -69,14 +93,139 @@ class SmartDairyJobMonitor(models.AbstractModel):
         dead.add_metric([], cr.fetchone()[0])
         workers = GaugeMetricFamily("smart_dairy_jobs_workers_alive", "Workers whose heartbeat is recent")
         workers.add_metric([], self.env["smart_dairy.job.worker"].search_count([("state", "=", "online")]))
+        families = [jobs, oldest, breaches, dead, workers, *self._queue_consumer_gauges(),
+                    *self._task_health_gauges(), self._circuit_gauge()]
 
         class Snapshot:
             def collect(self):
-                yield from (jobs, oldest, breaches, dead, workers)
+                yield from families
 
         registry = CollectorRegistry()
         registry.register(Snapshot())
         return generate_latest(registry), CONTENT_TYPE_LATEST
+
+    @api.model
+    def _queue_consumer_gauges(self):
+        from prometheus_client.core import GaugeMetricFamily
+
+        consumers = GaugeMetricFamily("smart_dairy_jobs_queue_consumers",
+                                      "Online workers consuming the queue (from their heartbeats)", labels=["queue"])
+        paused = GaugeMetricFamily("smart_dairy_jobs_queue_paused", "1 while the queue is paused in Odoo",
+                                   labels=["queue"])
+        for row in self._queue_consumption():
+            consumers.add_metric([row["queue"]], row["online_consumers"])
+            paused.add_metric([row["queue"]], 1 if row["paused"] else 0)
+        return consumers, paused
+
+    @api.model
+    def _task_health_gauges(self):
+        from prometheus_client.core import GaugeMetricFamily
+
+        window = self._task_window_minutes()
+        ran = GaugeMetricFamily("smart_dairy_jobs_task_jobs_ran",
+                                f"Jobs of the task that ran and ended in the last {window} minutes", labels=["task_name"])
+        p95 = GaugeMetricFamily("smart_dairy_jobs_task_duration_p95_seconds",
+                                f"p95 run time of the jobs of the task that ended in the last {window} minutes",
+                                labels=["task_name"])
+        limit = GaugeMetricFamily("smart_dairy_jobs_task_soft_time_limit_seconds", "The task type's soft time limit",
+                                  labels=["task_name"])
+        for row in self._recent_task_health(window):
+            if row["ran"]:
+                ran.add_metric([row["task_name"]], row["ran"])
+                p95.add_metric([row["task_name"]], row["p95_duration"])
+                limit.add_metric([row["task_name"]], row["soft_time_limit"])
+        return ran, p95, limit
+
+    @api.model
+    def _circuit_gauge(self):
+        from prometheus_client.core import GaugeMetricFamily
+
+        gauge = GaugeMetricFamily("smart_dairy_jobs_circuit_open",
+                                  "1 while the circuit breaker of the service is open or half-open (as last read "
+                                  "from Redis)", labels=["service"])
+        for service, state in self._circuit_states():
+            gauge.add_metric([service], 0 if state == circuit.CLOSED else 1)
+        return gauge
+
+    # ------------------------------------------------------------------ health by SQL aggregation
+
+    @api.model
+    def _task_window_minutes(self):
+        return max(1, self._threshold("task_window_minutes"))
+
+    @api.model
+    def _recent_task_health(self, window_minutes):
+        """Per task type, the jobs that ended (success or failure) in the last ``window_minutes``: how
+        many, how many failed, how many ran (were started) and the p95 of their run time. One
+        aggregation over the job table, read through its date_done index."""
+        self.env["smart_dairy.job"].flush_model()
+        self.env.cr.execute("""
+            SELECT task.name, task.soft_time_limit,
+                   count(*),
+                   count(*) FILTER (WHERE job.state = 'failure'),
+                   count(*) FILTER (WHERE job.date_started IS NOT NULL),
+                   percentile_cont(0.95) WITHIN GROUP (ORDER BY job.duration)
+                       FILTER (WHERE job.date_started IS NOT NULL)
+              FROM smart_dairy_job job
+              JOIN smart_dairy_job_task task ON task.id = job.task_type_id
+             WHERE job.date_done >= (now() AT TIME ZONE 'UTC') - make_interval(mins => %s)
+               AND job.state IN ('success', 'failure')
+               AND job.is_parent IS NOT TRUE
+             GROUP BY task.id
+             ORDER BY task.name""", [window_minutes])
+        return [
+            {"task_name": name, "soft_time_limit": soft_limit, "ended": ended, "failed": failed, "ran": ran,
+             "p95_duration": float(p95 or 0.0)}
+            for name, soft_limit, ended, failed, ran, p95 in self.env.cr.fetchall()
+        ]
+
+    @api.model
+    def _queue_consumption(self):
+        """Per active queue: jobs waiting for a worker, whether it is paused, how many online workers
+        consume it (the queues their heartbeats list) and when one of its consumers last beat."""
+        self.env.flush_all()
+        self.env.cr.execute("""
+            WITH consumer AS (
+                SELECT btrim(listed.queue) AS queue,
+                       count(*) FILTER (WHERE worker.last_heartbeat >= (now() AT TIME ZONE 'UTC')
+                                        - make_interval(secs => %(beats)s * COALESCE(worker.heartbeat_interval, 10)))
+                           AS online,
+                       max(worker.last_heartbeat) AS last_seen
+                  FROM smart_dairy_job_worker worker
+                 CROSS JOIN LATERAL unnest(string_to_array(worker.queues, ',')) AS listed(queue)
+                 GROUP BY 1
+            ), backlog AS (
+                SELECT job.queue_id, count(*) AS jobs
+                  FROM smart_dairy_job job
+                 WHERE job.state IN %(backlog)s
+                 GROUP BY job.queue_id
+            )
+            SELECT queue.name, queue.paused IS TRUE, COALESCE(backlog.jobs, 0), COALESCE(consumer.online, 0),
+                   consumer.last_seen
+              FROM smart_dairy_job_queue queue
+              LEFT JOIN backlog ON backlog.queue_id = queue.id
+              LEFT JOIN consumer ON consumer.queue = queue.name
+             WHERE queue.active
+             ORDER BY queue.name""", {"beats": OFFLINE_AFTER_BEATS, "backlog": BACKLOG_STATES})
+        return [
+            {"queue": name, "paused": paused, "waiting": waiting, "online_consumers": online, "last_seen": last_seen}
+            for name, paused, waiting, online, last_seen in self.env.cr.fetchall()
+        ]
+
+    @api.model
+    def _circuit_states(self, from_redis=False):
+        """(service, state) of every breaker: read from Redis now if ``from_redis`` and Redis answers
+        (a read only: the mirror is the circuit cron's to write), else from Odoo's mirror of Redis."""
+        Circuit = self.env["smart_dairy.job.circuit"]
+        if from_redis:
+            try:
+                return [(status["service"], status["state"]) for status in circuit.all_statuses(Circuit._redis())]
+            except RedisError:
+                _logger.warning("Circuit breakers not read from Redis: alerting on their last known states",
+                                exc_info=True)
+        Circuit.flush_model(["service", "state"])
+        self.env.cr.execute("SELECT service, state FROM smart_dairy_job_circuit ORDER BY service")
+        return self.env.cr.fetchall()
 
     # ------------------------------------------------------------------ task statistics
 
@@ -144,6 +293,65 @@ class SmartDairyJobMonitor(models.AbstractModel):
                 conditions[("sla_breach", queue)] = self.env._(
                     "%(rate).0f%% of the jobs started on %(queue)s in the last hour waited past its SLA "
                     "(threshold %(limit)s%%).", rate=rate, queue=queue, limit=breach_limit)
+        conditions.update(self._task_conditions())
+        conditions.update(self._circuit_conditions())
+        conditions.update(self._queue_consumer_conditions())
+        return conditions
+
+    @api.model
+    def _task_conditions(self):
+        """Task types failing or slow over the last minutes, judged on enough ended jobs."""
+        conditions = {}
+        window = self._task_window_minutes()
+        min_jobs = max(1, self._threshold("task_min_jobs"))
+        failure_limit = self._threshold("failure_rate_percent")
+        slow_limit = self._threshold("p95_time_limit_percent")
+        for row in self._recent_task_health(window):
+            task = row["task_name"]
+            if row["ended"] >= min_jobs:
+                rate = 100.0 * row["failed"] / row["ended"]
+                if rate > failure_limit:
+                    conditions[("task_failure_rate", task)] = self.env._(
+                        "%(failed)s of the %(ended)s jobs of %(task)s that ended in the last %(window)s minutes "
+                        "failed (%(rate).0f%%, threshold %(limit)s%%).", failed=row["failed"], ended=row["ended"],
+                        task=task, window=window, rate=rate, limit=failure_limit)
+            if row["ran"] >= min_jobs and row["soft_time_limit"] > 0:
+                share = 100.0 * row["p95_duration"] / row["soft_time_limit"]
+                if share > slow_limit:
+                    conditions[("task_slow", task)] = self.env._(
+                        "%(task)s is slow: p95 run time %(p95).1f s over the last %(window)s minutes, %(share).0f%% "
+                        "of its soft time limit of %(soft)s s (threshold %(limit)s%%).", task=task,
+                        p95=row["p95_duration"], window=window, share=share, soft=row["soft_time_limit"],
+                        limit=slow_limit)
+        return conditions
+
+    @api.model
+    def _circuit_conditions(self):
+        """Circuits open (or half-open: probing after an opening) as Redis says now. The threshold is
+        each breaker's own (consecutive failures, on the circuit's form)."""
+        return {
+            ("circuit_open", service): self.env._(
+                "The circuit of %(service)s is %(state)s: its jobs wait until the service answers again.",
+                service=service, state=dict(circuit.STATES).get(state, state).lower())
+            for service, state in self._circuit_states(from_redis=True) if state != circuit.CLOSED
+        }
+
+    @api.model
+    def _queue_consumer_conditions(self):
+        """Queues with jobs waiting that no online worker consumes (paused ones excepted), for longer
+        than a worker restart takes."""
+        grace = self._threshold("queue_without_consumer_minutes")
+        seen_before = fields.Datetime.now() - timedelta(minutes=grace)
+        conditions = {}
+        for row in self._queue_consumption():
+            if (row["waiting"] and not row["paused"] and not row["online_consumers"]
+                    and (not row["last_seen"] or row["last_seen"] < seen_before)):
+                conditions[("queue_no_consumer", row["queue"])] = self.env._(
+                    "Queue %(queue)s has %(waiting)s jobs waiting and no online worker consumes it (its last "
+                    "consumer was seen at %(seen)s UTC).", queue=row["queue"], waiting=row["waiting"],
+                    seen=row["last_seen"]) if row["last_seen"] else self.env._(
+                    "Queue %(queue)s has %(waiting)s jobs waiting and no worker has ever consumed it.",
+                    queue=row["queue"], waiting=row["waiting"])
         return conditions
 
     @api.model

@@ -14,3 +14,4 @@ from . import test_late_reports
 from . import test_trap_jobs
 from . import test_bridge_key_cli
 from . import test_live_progress
+from . import test_alerts

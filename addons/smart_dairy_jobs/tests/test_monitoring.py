@@ -139,3 +139,9 @@ class TestMetricsEndpoint(HttpCase):
         self.assertIn("smart_dairy_jobs_dead_letters_open 0.0", body)
         self.assertIn('smart_dairy_jobs_oldest_pending_seconds{queue="celery"}', body)
         self.assertIn("smart_dairy_jobs_workers_alive", body)
+        # What Prometheus' rules on queues without consumer, slow tasks and open circuits read.
+        self.assertIn('smart_dairy_jobs_queue_consumers{queue="celery"} 0.0', body)
+        self.assertIn('smart_dairy_jobs_queue_paused{queue="celery"} 0.0', body)
+        for family in ("smart_dairy_jobs_task_duration_p95_seconds", "smart_dairy_jobs_task_soft_time_limit_seconds",
+                       "smart_dairy_jobs_task_jobs_ran", "smart_dairy_jobs_circuit_open"):
+            self.assertIn(f"# TYPE {family} gauge", body)
