@@ -109,7 +109,7 @@ def test_one_pip_install_gives_an_existing_odoo_the_three_addons(workdir, wheels
 
     installed = run(bin_dir / "pip", "list", "--format=freeze", cwd=workdir)
     for distribution in ("odoo-addon-queue_job==18.0.1.7.0", "smart-dairy-celery-bridge==18.0.1.0.0",
-                         *(f"odoo-addon-{addon}==18.0.1.0.0" for addon in ADDONS)):
+                         *(f"odoo-addon-{addon}==18.0.1.1.0" for addon in ADDONS)):
         assert distribution.lower().replace("_", "-") in installed.lower().replace("_", "-")
     run(bin_dir / "pip", "check", cwd=workdir)
 

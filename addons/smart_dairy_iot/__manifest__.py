@@ -2,7 +2,7 @@
 {
     "name": "Smart Dairy IoT",
     "summary": "Farm devices, sensor readings, thresholds and alerts, fed from MQTT by background jobs",
-    "version": "18.0.1.0.0",
+    "version": "18.0.1.1.0",
     "category": "Technical",
     "website": "https://smartdairybd.com",
     "author": "Smart Dairy Ltd.",

@@ -1,8 +1,10 @@
-"""Typed errors task authors raise, and how each kind of error is retried (spec B-009 §6.1).
+"""Typed errors task authors raise, and how each kind of error is retried (spec B-009 §2.2, §3, §6.1).
 
 Task code raises ``NetworkTimeout``, ``RateLimited``… instead of writing retry code; the task base
-class classifies whatever escaped and asks ``retry_decision`` what to do.
+class classifies whatever escaped, Odoo asks ``retry_decision`` what to do with the task type's
+``RetryPolicy`` (its retry delay, backoff, cap and per error class rules, seeded from the spec).
 """
+import math
 import random
 import socket
 from typing import NamedTuple, Optional
@@ -33,7 +35,16 @@ ERROR_TYPES = [
 
 
 class JobError(Exception):
+    """An error of a job; ``retry_after`` is the wait the other side asked for (HTTP ``Retry-After``)."""
+
     error_type = INTERNAL
+
+    def __init__(self, message="job failed", retry_after=None):
+        super().__init__(message)
+        self.retry_after = retry_after
+
+    def __reduce__(self):  # Celery pickles exceptions; keep retry_after across
+        return type(self), (self.args[0], self.retry_after)
 
 
 class NetworkTimeout(JobError):
@@ -48,11 +59,7 @@ class RateLimited(JobError):
     error_type = RATE_LIMITED
 
     def __init__(self, message="rate limited", retry_after=None):
-        super().__init__(message)
-        self.retry_after = retry_after
-
-    def __reduce__(self):  # Celery pickles exceptions; keep retry_after across
-        return type(self), (self.args[0], self.retry_after)
+        super().__init__(message, retry_after)
 
 
 class InvalidInput(JobError):
@@ -61,6 +68,11 @@ class InvalidInput(JobError):
 
 class Refused(InvalidInput):
     """The other side (mail server, SMS provider, gateway) said no for good; sending again cannot help."""
+
+
+class UnexpectedReply(InvalidInput):
+    """The other side answered something this code cannot read: whether it acted is unknown, so the
+    call is not repeated (an SMS sent again could reach the phone twice)."""
 
 
 class PermissionDenied(JobError):
@@ -72,7 +84,7 @@ class NotFound(JobError):
 
 
 STRATEGIES = [
-    ("backoff", "Exponential backoff with full jitter"),
+    ("backoff", "Backoff (the task type's retry delay, exponential or fixed)"),
     ("immediate", "Immediate retry"),
     ("delayed", "Delayed retry (Retry-After)"),
     ("never", "No retry"),
@@ -88,17 +100,20 @@ class Policy(NamedTuple):
 POLICIES = {
     NETWORK_TIMEOUT: Policy("backoff", 5),
     DATABASE_LOCK: Policy("immediate", 3),
-    RATE_LIMITED: Policy("delayed", 10, 60.0),
+    RATE_LIMITED: Policy("delayed", 10, 60.0),  # 60 s when the error gives no Retry-After
     VALIDATION: Policy("never", 0),
     PERMISSION: Policy("never", 0),
     NOT_FOUND: Policy("never", 0),
     TIME_LIMIT: Policy("never", 0),
     UNKNOWN_TASK: Policy("never", 0),
     WORKER_LOST: Policy("immediate", 3),
-    INTERNAL: Policy("never", 0),
+    # Whatever the code does not classify: B-009 §2.2's defaults (task_max_retries 3, backoff).
+    INTERNAL: Policy("backoff", 3),
 }
-BACKOFF_BASE = 1.0
-BACKOFF_MAX = 600.0  # B-009 §2.2 task_retry_backoff_max
+# B-009 §2.2, the task types' defaults: task_default_retry_delay, task_max_retries, task_retry_backoff_max.
+DEFAULT_RETRY_DELAY = 60.0
+DEFAULT_MAX_RETRIES = 3
+BACKOFF_MAX = 600.0
 # PostgreSQL SQLSTATEs that mean "someone else holds it, try again".
 LOCK_SQLSTATES = {"55P03", "40P01", "40001"}
 
@@ -129,36 +144,65 @@ class RetryDecision(NamedTuple):
 
 
 class RetryPolicy(NamedTuple):
-    """What one task type does on each error class; built in Odoo from the task type record."""
+    """What one task type does on each error class; built in Odoo from the task type record.
 
-    max_retries: int  # the task type's cap, whatever the error class allows
-    backoff_base: float = BACKOFF_BASE
+    Celery's task options, as data: ``backoff_base`` is the retry delay (``default_retry_delay``);
+    ``exponential`` is ``retry_backoff`` (each retry may wait twice as long, chosen at random up to
+    that ceiling: full jitter, as ``retry_jitter``) or, off, a fixed wait of the retry delay;
+    ``backoff_max`` is ``retry_backoff_max``, the longest any retry waits, a ``Retry-After`` included.
+    """
+
+    max_retries: int = DEFAULT_MAX_RETRIES  # the task type's cap, whatever the error class allows
+    backoff_base: float = DEFAULT_RETRY_DELAY
     backoff_max: float = BACKOFF_MAX
     overrides: dict = {}  # error type -> Policy, replacing the B-009 §6.1 default
+    exponential: bool = True
 
     def for_error(self, error_type):
         return self.overrides.get(error_type) or POLICIES.get(error_type) or POLICIES[INTERNAL]
 
 
 def retry_decision(error_type, retries_done, policy, retry_after=None, rng=random.random):
-    """Whether a job that failed with ``error_type`` after ``retries_done`` retries runs again, and when."""
+    """Whether a job that failed with ``error_type`` after ``retries_done`` retries runs again, and when.
+
+    A ``Retry-After`` the other side gave wins over the rule's own wait (the service knows when it
+    will take calls again), capped at the task type's ``backoff_max`` so a bogus or far-off answer
+    cannot park a job for days; an error class that is never retried stays so.
+    """
     rule = policy.for_error(error_type)
-    if retries_done >= min(rule.max_retries, policy.max_retries):
+    if rule.strategy == "never" or retries_done >= min(rule.max_retries, policy.max_retries):
         return RetryDecision(False, 0.0)
+    asked = honoured_retry_after(retry_after, policy)
+    if asked is not None:
+        return RetryDecision(True, asked)
     if rule.strategy == "immediate":
         return RetryDecision(True, 0.0)
     if rule.strategy == "delayed":
-        return RetryDecision(True, float(retry_after if retry_after is not None else rule.delay))
-    if rule.strategy == "backoff":
-        # Full jitter: spreads the retries of many jobs that failed together over the whole window.
-        ceiling = min(policy.backoff_max, policy.backoff_base * (2 ** retries_done))
-        return RetryDecision(True, rng() * ceiling)
-    return RetryDecision(False, 0.0)
+        return RetryDecision(True, float(rule.delay))
+    if not policy.exponential:
+        return RetryDecision(True, backoff_ceiling(0, policy))
+    # Full jitter: spreads the retries of many jobs that failed together over the whole window.
+    return RetryDecision(True, rng() * backoff_ceiling(retries_done, policy))
 
 
 def backoff_ceiling(retries_done, policy):
-    """The longest wait full jitter may choose before retry number ``retries_done + 1``."""
+    """The longest wait before retry number ``retries_done + 1`` (the exact wait without backoff)."""
+    if not policy.exponential:
+        return min(policy.backoff_max, policy.backoff_base)
     return min(policy.backoff_max, policy.backoff_base * (2 ** retries_done))
+
+
+def honoured_retry_after(retry_after, policy):
+    """The wait a ``Retry-After`` of ``retry_after`` seconds gets: itself, within [0, backoff_max]."""
+    if retry_after is None or isinstance(retry_after, bool):
+        return None
+    try:
+        seconds = float(retry_after)
+    except (TypeError, ValueError):
+        return None
+    if math.isnan(seconds):
+        return None
+    return max(0.0, min(seconds, policy.backoff_max))
 
 
 def retry_after_of(exc) -> Optional[float]:

@@ -34,8 +34,8 @@ def raise_for_status(response, what):
         raise errors.RateLimited(f"{what}: HTTP 429", retry_after=retry_after_seconds(response))
     if status in (401, 403):
         raise errors.PermissionDenied(f"{what}: HTTP {status}, credentials refused")
-    if status >= 500:
-        raise errors.NetworkTimeout(f"{what}: HTTP {status}")
+    if status >= 500:  # 503 with Retry-After: down for maintenance, back at the time it says
+        raise errors.NetworkTimeout(f"{what}: HTTP {status}", retry_after=retry_after_seconds(response))
     raise errors.Refused(f"{what}: HTTP {status}")
 
 
@@ -43,8 +43,8 @@ def json_body(response, what, error_class=errors.JobError):
     """The reply's JSON object; anything else raises ``error_class``.
 
     Payment adapters pass ``NetworkTimeout``: an unreadable reply leaves it open whether the charge
-    happened, and a retry asks the gateway first. The SMS adapter keeps ``JobError`` (no retry), as
-    sending again could deliver the text twice.
+    happened, and a retry asks the gateway first. The SMS adapter passes ``UnexpectedReply`` (never
+    retried), as sending again could deliver the text twice.
     """
     try:
         body = response.json()

@@ -3,7 +3,8 @@
 The provider takes ``POST <sms_url>`` with JSON ``{"to", "from", "text"}`` and a bearer token, and
 answers 200/201 with ``{"message_id": ..., "status": "queued"}``. Failures come back as the bridge's
 typed errors: 429 -> ``RateLimited`` (with Retry-After), 5xx / no connection / no reply ->
-``NetworkTimeout``, 401/403 -> ``PermissionDenied``, any other 4xx -> ``Refused``.
+``NetworkTimeout`` (a 503's Retry-After kept), 401/403 -> ``PermissionDenied``, any other 4xx ->
+``Refused``; a reply it cannot read -> ``UnexpectedReply``, never retried: the text may have gone out.
 """
 import logging
 import re
@@ -69,9 +70,9 @@ class HttpSmsProvider:
         )
         http_calls.raise_for_status(response, what)
         if response.status_code not in (200, 201):
-            raise errors.JobError(f"{what}: unexpected HTTP {response.status_code}")
-        body = http_calls.json_body(response, what)
+            raise errors.UnexpectedReply(f"{what}: unexpected HTTP {response.status_code}")
+        body = http_calls.json_body(response, what, errors.UnexpectedReply)
         if not body.get("message_id"):
-            raise errors.JobError(f"{what}: the reply names no message_id")
+            raise errors.UnexpectedReply(f"{what}: the reply names no message_id")
         logger.info("SMS to %s accepted as %s (%s)", masked_number(recipient), body["message_id"], body.get("status"))
         return {"recipient": recipient, "message_id": body["message_id"], "status": body.get("status", "queued")}

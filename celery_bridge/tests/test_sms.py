@@ -39,6 +39,27 @@ def test_a_server_error_is_a_network_timeout(sms_provider):
     assert len(sms_provider.messages) == 1
 
 
+def test_a_503_keeps_the_providers_retry_after_and_the_policy_waits_for_it(sms_provider):
+    sms_provider.fail_next(503, retry_after=20)
+    with pytest.raises(errors.NetworkTimeout) as caught:
+        provider_for(sms_provider).send("+8801712345678", "hello")
+    assert caught.value.retry_after == 20.0
+    smtp_like = errors.RetryPolicy(max_retries=3, backoff_base=60.0, exponential=False)
+    assert errors.retry_decision(errors.classify(caught.value), 0, smtp_like,
+                                 retry_after=errors.retry_after_of(caught.value)) == (True, 20.0)
+    sms_provider.fail_next(503)
+    with pytest.raises(errors.NetworkTimeout) as caught:
+        provider_for(sms_provider).send("+8801712345678", "hello")
+    assert caught.value.retry_after is None
+
+
+def test_a_reply_it_cannot_read_is_never_retried_as_the_text_may_have_gone_out(sms_provider):
+    sms_provider.fail_next(200)  # 200 without a message_id
+    with pytest.raises(errors.UnexpectedReply) as caught:
+        provider_for(sms_provider).send("+8801712345678", "hello")
+    assert not errors.retry_decision(errors.classify(caught.value), 0, errors.RetryPolicy(max_retries=10)).retry
+
+
 def test_a_wrong_token_is_permission_denied_and_not_shown(sms_provider):
     with pytest.raises(errors.PermissionDenied) as caught:
         provider_for(sms_provider, token="stale-token-123").send("+8801712345678", "hello")
@@ -89,7 +110,9 @@ def test_retry_after_may_be_an_http_date():
     assert http_calls.retry_after_seconds(response) is None
 
 
-def test_an_unconfigured_provider_fails_without_retry():
+def test_an_unconfigured_provider_is_an_internal_error_retried_by_the_default_policy():
+    # Retried (3 times, 60 s, 120 s, 240 s): an administrator who fixes the settings meanwhile saves the text.
     with pytest.raises(errors.JobError, match="not configured") as caught:
         HttpSmsProvider("", "", "", 1.0).send("01712345678", "hello")
     assert errors.classify(caught.value) == errors.INTERNAL
+    assert errors.retry_decision(errors.INTERNAL, 0, errors.RetryPolicy()).retry

@@ -2,10 +2,12 @@
 
     provider = SmsProviderFake(api_token="t"); url = provider.start() + "/v1/messages"
     provider.fail_next(429, retry_after=7)   # then 500, 401, 400...
+    provider.unavailable_for(17.0)           # every send answers 503 for the next 17 seconds (an outage)
     provider.messages -> [{"to", "from", "text", "message_id"}]
 """
 import itertools
 import threading
+import time
 
 from ._json_http import JsonHttpFake, Reply
 
@@ -18,6 +20,8 @@ class SmsProviderFake(JsonHttpFake):
         self.api_token = api_token
         self.messages = []
         self._failures = []
+        self._down_until = 0.0  # time.monotonic() the outage ends
+        self.refused = 0  # sends answered with an error (scripted or during an outage)
         self._ids = itertools.count(1)
         self._lock = threading.Lock()
 
@@ -31,13 +35,22 @@ class SmsProviderFake(JsonHttpFake):
         with self._lock:
             self._failures.extend([Reply(status, {"error": f"scripted {status}"}, headers)] * count)
 
+    def unavailable_for(self, seconds):
+        """Every send answers 503 (and sends nothing) for the next ``seconds``: the provider is down."""
+        with self._lock:
+            self._down_until = time.monotonic() + seconds
+
     def handle(self, method, path, headers, body):
         if method != "POST" or path != SEND_PATH:
             return Reply(404, {"error": "no such endpoint"})
         if headers.get("Authorization") != f"Bearer {self.api_token}":
             return Reply(401, {"error": "invalid token"})
         with self._lock:
+            if time.monotonic() < self._down_until:
+                self.refused += 1
+                return Reply(503, {"error": "service unavailable"})
             if self._failures:
+                self.refused += 1
                 return self._failures.pop(0)
             if not isinstance(body, dict) or not all(body.get(key) for key in ("to", "from", "text")):
                 return Reply(400, {"error": "to, from and text are required"})

@@ -2,6 +2,8 @@ import pytz
 
 from odoo.tests import TransactionCase
 
+from celery_bridge.core import errors
+
 DHAKA = pytz.timezone("Asia/Dhaka")
 
 
@@ -31,3 +33,15 @@ class TestTaskTypes(TransactionCase):
             self.assertEqual(Data.search([("model", "=", task._name), ("res_id", "=", task.id)]).module,
                              "smart_dairy_iot", name)
             self.assertEqual(task.queue_id.name, "celery" if "aggregation" in name else "celery:iot", name)
+
+    def test_retries_are_the_specs(self):
+        Task = self.env["smart_dairy.job.task"]
+        for name in ("smart_dairy.iot.process_sensor_data", "smart_dairy.iot.sync_device_status",
+                     "smart_dairy.iot.check_critical_devices"):
+            task = Task.search([("name", "=", name)])
+            # B-009 §3.1 IoT: 5 retries; §3.2: countdown=2 ** retries * 10 (here the ceiling of full jitter).
+            self.assertEqual((task.max_retries, task.retry_backoff_base, task.retry_backoff), (5, 10.0, True), name)
+            policy = task._retry_policy()
+            self.assertEqual([errors.backoff_ceiling(n, policy) for n in range(5)], [10, 20, 40, 80, 160], name)
+        aggregation = Task.search([("name", "=", "smart_dairy.aggregation.aggregate_milk_production")])
+        self.assertEqual((aggregation.max_retries, aggregation.retry_backoff_base), (3, 60.0))  # §3.1, §2.2

@@ -115,5 +115,11 @@ class SmartDairyJobCircuit(models.Model):
                 circuit.CircuitBreaker(self._redis(), record.service).configure(record.threshold,
                                                                                 record.recovery_timeout)
         except RedisError as exc:
+            if self.env.context.get("install_mode"):
+                # Seeded while the module installs or updates, maybe before Redis is there: the workers
+                # use the same defaults (circuit.DEFAULT_THRESHOLD / DEFAULT_RECOVERY) until it is pushed.
+                _logger.warning("Circuit settings of %s not pushed to Redis yet: %s", ", ".join(self.mapped("service")),
+                                exc)
+                return
             raise UserError(self.env._("The workers' breakers live in Redis, which cannot be reached right now: "
                                        "%(error)s", error=exc)) from None
