@@ -19,6 +19,7 @@ import time
 from celery import bootsteps
 from celery.worker.control import control_command, ok
 
+from celery_bridge.broker.rate_limits import GlobalRateLimits
 from celery_bridge.core import limits
 from celery_bridge.core.protocol import ATTEMPT_HEADER, PAUSE_QUEUES_COMMAND, RESUME_QUEUES_COMMAND
 from celery_bridge.worker import metrics, runtime
@@ -157,13 +158,21 @@ class WorkerHeartbeat:
         interval = runtime.settings().heartbeat_interval
         runtime.reporter().wake()
         runtime.redis().set(metrics.WORKER_KEY + self.hostname, "1", ex=max(1, int(interval * 3)))
+        global_limits = GlobalRateLimits(runtime.redis())
+        asked_at = global_limits.clock()
         answer = client.ask("bridge_heartbeat", self.info())
         # Also what a lost pause or resume broadcast missed, and a worker started while a queue was paused.
         self.consumption.set_paused(answer.get("paused_queues") or ())
-        self.apply_rate_limits(answer.get("rate_limits") or {})
+        rate_limits = answer.get("rate_limits") or {}
+        if "rate_limits" in answer:  # an answer without the list (an older Odoo) removes no limit
+            # The global limits every worker's jobs take slots of: Odoo's whole list, unless Odoo changed
+            # one live since this beat asked (then the next beat's answer has it).
+            global_limits.replace_all(rate_limits, asked_at)
+        self.apply_rate_limits(rate_limits)
 
     def apply_rate_limits(self, rate_limits):
-        """A worker started after a change gets the rate limits set in Odoo too."""
+        """Celery's own rate limit, per worker, kept as each worker's safety cap under the global one: a
+        worker started after a change gets the rate limits set in Odoo too."""
         tasks = self.consumer.app.tasks
         for name, rate in rate_limits.items():
             if name in tasks and tasks[name].rate_limit != rate:

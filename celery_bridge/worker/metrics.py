@@ -39,6 +39,9 @@ WORKER_KEY = protocol.WORKER_ALIVE_PREFIX
 TASKS_TOTAL = Counter("celery_tasks_total", "Total tasks", ["task_name", "queue", "state"])
 TASK_DURATION = Histogram("celery_task_duration_seconds", "Task duration", ["task_name"], buckets=BUCKETS)
 TASK_RETRIES = Counter("celery_task_retries_total", "Task retries", ["task_name"])
+# Jobs deferred to Odoo because their task type's global rate limit (all workers together) was reached.
+TASK_RATE_LIMITED = Counter("celery_task_rate_limited_total", "Jobs held back by their global rate limit",
+                            ["task_name"])
 # Queue items that were not messages, moved aside by the worker (celery_bridge.broker.transport).
 POISON_MESSAGES = Counter("celery_poison_messages_total", "Queue items that were not messages, moved aside",
                           ["queue_name"])

@@ -2,8 +2,9 @@
 its life to Odoo.
 
 Before running, a job claims its key in Redis (so a duplicate or redelivered message returns the
-first result) and asks its service's circuit breaker for admission (so a failing service is left
-alone: the job is deferred, not failed). While it runs, its lease is renewed (worker.leases).
+first result), takes a slot of its task type's global rate limit (celery_bridge.broker.rate_limits) and
+asks its service's circuit breaker for admission (so a failing service is left alone): when either
+says no, the job is deferred, not failed. While it runs, its lease is renewed (worker.leases).
 Whether a failure is retried is decided in Odoo by the task type's retry policy.
 """
 import json
@@ -14,7 +15,7 @@ import time
 from celery import Task
 from celery.worker.request import Request
 
-from celery_bridge.broker import circuit
+from celery_bridge.broker import circuit, rate_limits
 from celery_bridge.broker.claims import BUSY, DONE, DUPLICATE, Claims
 from celery_bridge.core import errors, jobstate, schemas
 from celery_bridge.core.scrub import MASK
@@ -52,6 +53,9 @@ class OdooJobRequest(Request):
 class OdooJobTask(Task):
     abstract = True
     Request = OdooJobRequest
+    # A deferral (rate limit, open circuit) or a duplicate is the normal run of things, not an error:
+    # Celery logs it in one line at INFO, without a traceback.
+    throws = (Deferred, DuplicateDelivery)
 
     def _report(self, context, state, **values):
         report = {
@@ -82,6 +86,14 @@ class OdooJobTask(Task):
             raise errors.InvalidInput(f"arguments refused: {exc}") from None
         if context.attempt > 1:
             metrics.TASK_RETRIES.labels(self.name).inc()
+        # A slot of the task type's global rate limit first (all workers together); none free soon: the
+        # job waits in Odoo, its retries untouched. Taken before the circuit's admission, which may hand
+        # this job the one half-open probe; a slot taken by a job that then does not run only slows.
+        slot = rate_limits.GlobalRateLimits(runtime.redis()).take(
+            self.name, rate_limits.start_token(context.uuid, context.attempt))
+        if not slot.allowed:
+            metrics.TASK_RATE_LIMITED.labels(self.name).inc()
+            raise Deferred(f"global rate limit {slot.rate} of {self.name} reached", slot.retry_in)
         breaker = circuit.CircuitBreaker(runtime.redis(), context.service) if context.service else None
         if breaker:
             admission = breaker.admit()
