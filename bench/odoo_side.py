@@ -136,10 +136,10 @@ def fill_jobs(total):
                 INSERT INTO smart_dairy_job (uuid, task_type_id, task_name, queue_id, priority, state, args_json,
                         kwargs_json, attempt, max_retries, origin, user_id, company_id, create_uid, write_uid,
                         create_date, write_date, date_enqueued, date_started, date_done, duration, wait_time,
-                        result_json, progress, retry_count, attempt_log)
+                        result_json, progress, retry_count, attempt_log, on_dependency_failure)
                 SELECT gen_random_uuid()::text, %(task)s, 'smart_dairy.health.ping', %(queue)s, 5,
                        (ARRAY['success','success','success','success','failure'])[1 + n %% 5], '[]', '{}', 1, 0,
-                       'xmlrpc', 1, 1, 1, 1, ts, ts, ts, ts, ts, 0.003, 0.002, '{"ok": true}', 100, 0, '[]'
+                       'xmlrpc', 1, 1, 1, 1, ts, ts, ts, ts, ts, 0.003, 0.002, '{"ok": true}', 100, 0, '[]', 'cancel'
                   FROM generate_series(1, %(missing)s) AS n,
                        LATERAL (SELECT (now() AT TIME ZONE 'UTC') - (n || ' seconds')::interval AS ts) AS t
                 """,
@@ -166,7 +166,34 @@ def list_view(repeat=5):
         return {"samples": samples}
 
 
+def dispatch_payload(count, task, kwargs_path, queue=""):
+    """N jobs of ``task`` with the keyword arguments in the JSON file ``kwargs_path`` (one dispatch_many(),
+    one transaction, on ``queue`` or the task's own); the clock stops once all are on the broker."""
+    count = int(count)
+    kwargs = json.loads(open(kwargs_path, encoding="utf-8").read())
+    request = {"task_name": task, "kwargs": kwargs, **({"queue": queue} if queue else {})}
+    with registry.cursor() as cr:
+        cr.execute("SELECT COALESCE(max(id), 0) FROM smart_dairy_job")
+        since = cr.fetchone()[0]
+    started = time.perf_counter()
+    with registry.cursor() as cr:
+        env_for(cr)["smart_dairy.job"].dispatch_many([request] * count)
+    return {"jobs": count, "seconds": time.perf_counter() - started, "since": since}
+
+
+def round_trip_payload(count, task, kwargs_path, timeout=900):
+    """dispatch_payload, then the clock runs until every job is 'success' or 'failure' in Odoo."""
+    started = time.perf_counter()
+    sent = dispatch_payload(count, task, kwargs_path)
+    done = _poll_done(int(count), sent["since"], timeout)
+    with registry.cursor() as cr:
+        cr.execute("SELECT count(*) FROM smart_dairy_job WHERE id > %s AND state = 'success'", [sent["since"]])
+        succeeded = cr.fetchone()[0]
+    return {"jobs": int(count), "seconds": time.perf_counter() - started, "done": done, "succeeded": succeeded}
+
+
 COMMANDS = {
+    "dispatch_payload": dispatch_payload, "round_trip_payload": round_trip_payload,
     "dispatch": dispatch, "round_trip": round_trip, "max_id": max_id, "latency": latency,
     "queue_job_enqueue": queue_job_enqueue, "queue_job_round_trip": queue_job_round_trip,
     "queue_job_max_id": queue_job_max_id, "fill_jobs": fill_jobs, "list_view": list_view,

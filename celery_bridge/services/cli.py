@@ -47,8 +47,9 @@ class JobsClient:
     def requeue(self, entry_ids):
         return self.call("smart_dairy.job.dead.letter", "requeue", list(entry_ids))
 
-    def validate_schedules(self, days=7):
-        return self.call("smart_dairy.job.schedule", "validate_schedules", days=days)
+    def validate_schedules(self, days=7, spacing_minutes=None):
+        extra = {"spacing_minutes": spacing_minutes} if spacing_minutes is not None else {}
+        return self.call("smart_dairy.job.schedule", "validate_schedules", days=days, **extra)
 
     def wait(self, job_id, timeout):
         deadline = time.monotonic() + timeout
@@ -90,8 +91,12 @@ def main(argv=None):
     letters.add_argument("--limit", type=int, default=80)
     requeue = commands.add_parser("requeue", help="requeue dead letters (Jobs managers)")
     requeue.add_argument("entry_ids", type=int, nargs="+")
-    check = commands.add_parser("validate-schedules", help="next runs, overlaps and DST surprises")
+    check = commands.add_parser(
+        "validate-schedules", help="next runs, schedules too close on a queue (with what clears it), DST surprises; "
+                                   "exit status 1 when there is any")
     check.add_argument("--days", type=int, default=7)
+    check.add_argument("--spacing", type=int, help="minutes schedules on one queue keep apart (default: Odoo's "
+                                                   "setting, 15)")
     commands.add_parser("issue-bridge-key", help="issue the workers' API key (Jobs managers only)")
     options = parser.parse_args(argv)
 
@@ -113,7 +118,7 @@ def main(argv=None):
         elif options.command == "requeue":
             print(json.dumps(client.requeue(options.entry_ids)))
         elif options.command == "validate-schedules":
-            report = client.validate_schedules(options.days)
+            report = client.validate_schedules(options.days, options.spacing)
             print(json.dumps(report, indent=1))
             return 1 if report["collisions"] or report["dst"] else 0
         else:

@@ -27,6 +27,10 @@ class IrActionsServer(models.Model):
         for action in self.filtered(lambda a: a.state == "smart_dairy_job"):
             if not action.smart_dairy_task_type_id:
                 raise ValidationError(self.env._("Choose the task the action dispatches."))
+            if action.smart_dairy_task_type_id.parent_only:
+                raise ValidationError(self.env._(
+                    "%(task)s only groups chunks, no worker runs it: an action cannot dispatch it.",
+                    task=action.smart_dairy_task_type_id.name))
             self.env["smart_dairy.job"]._decode_json_argument(action.smart_dairy_job_kwargs, dict, "kwargs")
 
     def _run_action_smart_dairy_job_multi(self, eval_context=None):

@@ -15,8 +15,10 @@ CRON_FIELDS = ("interval_number", "interval_type", "nextcall", "cron_active")
 # What a schedule runs, and where: changing them on a schedule that runs as someone else would make
 # that user run the change with their rights.
 WORK_FIELDS = ("task_type_id", "args_json", "kwargs_json", "queue_id", "company_id")
-COLLISION_HORIZON = timedelta(days=1)
+# A week: every pattern of daily and weekly schedules shows within it.
+COLLISION_HORIZON = timedelta(days=7)
 DST_HORIZON = timedelta(days=366)
+SPACING_PARAMETER = "smart_dairy_jobs.schedule_spacing_minutes"
 
 
 class SmartDairyJobSchedule(models.Model):
@@ -108,6 +110,13 @@ class SmartDairyJobSchedule(models.Model):
             except AccessError as exc:
                 raise ValidationError(exc.args[0]) from None
 
+    def _check_task_runs_on_a_worker(self, vals):
+        """Before anything is written: a task type that only groups chunks is nothing to schedule."""
+        task = self.env["smart_dairy.job.task"].browse(vals.get("task_type_id") or []).sudo().exists()
+        if task.parent_only:
+            raise ValidationError(self.env._(
+                "%(task)s only groups chunks, no worker runs it: a schedule cannot dispatch it.", task=task.name))
+
     @api.constrains("args_json", "kwargs_json")
     def _check_arguments(self):
         Job = self.env["smart_dairy.job"]
@@ -142,6 +151,7 @@ class SmartDairyJobSchedule(models.Model):
         cron_values = []
         for vals in vals_list:
             self._check_owner_change(vals)
+            self._check_task_runs_on_a_worker(vals)
             cron_values.append({
                 "interval_number": vals.pop("interval_number", 1) or 1,
                 "interval_type": vals.pop("interval_type", "days") or "days",
@@ -170,6 +180,7 @@ class SmartDairyJobSchedule(models.Model):
         cron_vals = {("active" if name == "cron_active" else name): vals.pop(name)
                      for name in CRON_FIELDS if name in vals}
         self._check_owner_change(vals)
+        self._check_task_runs_on_a_worker(vals)
         if cron_vals:
             self.check_access("write")
             self.cron_id.sudo().write(cron_vals)  # sudo: the schedule's own cron, write access checked above
@@ -269,34 +280,65 @@ class SmartDairyJobSchedule(models.Model):
     def _cron_timezone(self):
         return self.env.ref("base.user_root").tz or "UTC"
 
+    @api.model
+    def _spacing_minutes(self):
+        """The minutes schedules on one queue keep apart (Settings › Jobs), 15 unless set."""
+        # sudo: the rule's one system parameter, which Jobs users may not read themselves.
+        value = self.env["ir.config_parameter"].sudo().get_param(SPACING_PARAMETER)
+        try:
+            spacing = int(value)
+        except (TypeError, ValueError):
+            return schedules.DEFAULT_SPACING_MINUTES
+        return spacing if 1 <= spacing <= schedules.MAX_SPACING_MINUTES else schedules.DEFAULT_SPACING_MINUTES
+
     def _as_plain(self):
         return [
             schedules.Schedule(s.name, (s.queue_id or s.task_type_id.queue_id).name, s.nextcall,
-                               s.interval_number, s.interval_type)
-            for s in self if s.cron_active and s.nextcall
+                               s.interval_number, s.interval_type, s.id)
+            for s in self if s.cron_active and s.nextcall and s.interval_number > 0 and s.interval_type
         ]
 
     @api.depends("queue_id", "task_type_id", "nextcall", "interval_number", "interval_type", "cron_active")
     def _compute_collision_warning(self):
-        everyone = self.search([("cron_active", "=", True)])
+        # The records being edited replace their saved versions.
+        everyone = self.search([("cron_active", "=", True)]) - self._origin | self
         now = fields.Datetime.now()
-        collisions = schedules.find_collisions((everyone | self)._as_plain(), now, now + COLLISION_HORIZON,
-                                               self._cron_timezone())
+        conflicts = schedules.find_conflicts(everyone._as_plain(), now, now + COLLISION_HORIZON,
+                                             self._cron_timezone(), self._spacing_minutes())
         for schedule in self:
-            mine = [c for c in collisions if schedule.name in c.names]
-            if mine:
-                first = mine[0]
-                others = ", ".join(name for name in first.names if name != schedule.name)
-                schedule.collision_warning = self.env._(
-                    "Fires with %(others)s on %(queue)s at %(minute)s UTC; move one by %(offset)s min",
-                    others=others, queue=first.queue, minute=first.minute.strftime("%H:%M"),
-                    offset=first.suggested_offset_minutes)
-            else:
-                schedule.collision_warning = False
+            mine = [conflict for conflict in conflicts if schedule.id in conflict.keys]
+            schedule.collision_warning = self._conflict_text(mine[0], schedule.id) if mine else False
+
+    def _conflict_text(self, conflict, key):
+        """What ``conflict`` means for the schedule of ``key``, and what clears it."""
+        other = conflict.names[1] if conflict.keys[0] == key else conflict.names[0]
+        when = conflict.first.strftime("%Y-%m-%d %H:%M")
+        if conflict.wanted_minutes == 1:
+            text = self.env._("Starts in the same minute as %(other)s on %(queue)s (first at %(when)s UTC)",
+                              other=other, queue=conflict.queue, when=when)
+        else:
+            text = self.env._(
+                "Starts %(closest)s min from %(other)s on %(queue)s, %(wanted)s min apart wanted (first at "
+                "%(when)s UTC)", closest=conflict.closest_minutes, other=other, queue=conflict.queue,
+                wanted=conflict.wanted_minutes, when=when)
+        return "%s: %s" % (text, self._conflict_advice(conflict))
+
+    def _conflict_advice(self, conflict):
+        if conflict.move is None:
+            return self.env._("no shift of either clears it, move one of them to another queue")
+        when = conflict.next_call.strftime("%Y-%m-%d %H:%M")
+        if conflict.offset_minutes > 0:
+            return self.env._("move %(schedule)s %(minutes)s min later (next run %(when)s UTC)",
+                              schedule=conflict.move, minutes=conflict.offset_minutes, when=when)
+        return self.env._("move %(schedule)s %(minutes)s min earlier (next run %(when)s UTC)",
+                          schedule=conflict.move, minutes=-conflict.offset_minutes, when=when)
 
     @api.model
-    def validate_schedules(self, days=7):
-        """Next runs, overlaps on a queue and DST surprises of the active schedules, as plain data.
+    def validate_schedules(self, days=7, spacing_minutes=None):
+        """Next runs, schedules too close on a queue, and DST surprises of the active schedules, as
+        plain data. Schedules on one queue keep ``spacing_minutes`` apart (default: Settings › Jobs,
+        15); frequent ones (every less than twice that) only keep out of each other's minute, when
+        their periods allow it (celery_bridge.core.schedules). Each conflict says what clears it.
 
         Also available to external tools over XML-RPC and as ``python -m celery_bridge.services.cli
         validate-schedules``.
@@ -304,20 +346,33 @@ class SmartDairyJobSchedule(models.Model):
         self.browse().check_access("read")  # Jobs users; they see the schedules of their companies
         if not isinstance(days, int) or isinstance(days, bool) or not 0 < days <= 366:
             raise ValidationError(self.env._("days must be a whole number from 1 to 366."))
+        if spacing_minutes is None:
+            spacing_minutes = self._spacing_minutes()
+        elif (not isinstance(spacing_minutes, int) or isinstance(spacing_minutes, bool)
+              or not 0 < spacing_minutes <= schedules.MAX_SPACING_MINUTES):
+            raise ValidationError(self.env._("spacing_minutes must be a whole number from 1 to %(max)s.",
+                                             max=schedules.MAX_SPACING_MINUTES))
         active = self.search([("cron_active", "=", True)])
         plain = active._as_plain()
         now = fields.Datetime.now()
+        until = now + timedelta(days=days)
         cron_tz = self._cron_timezone()
         local_tz = self.env.company.partner_id.tz or self.env.user.tz or "UTC"
-        report = {"timezone": local_tz, "next_runs": [], "collisions": [], "dst": []}
+        report = {"timezone": local_tz, "spacing_minutes": spacing_minutes, "next_runs": [], "collisions": [],
+                  "dst": [], "frequent": [item.name for item in plain if schedules.is_frequent(item, spacing_minutes)]}
         for item in plain:
-            runs = schedules.next_runs(item, now, now + timedelta(days=days), cron_tz)[:10]
+            runs = schedules.next_runs(item, now, until, cron_tz, limit=10)
             report["next_runs"].append({"schedule": item.name, "queue": item.queue,
                                         "runs": [fields.Datetime.to_string(run) for run in runs]})
-        for collision in schedules.find_collisions(plain, now, now + timedelta(days=days), cron_tz):
-            report["collisions"].append({"queue": collision.queue, "minute": fields.Datetime.to_string(collision.minute),
-                                         "schedules": list(collision.names),
-                                         "suggested_offset_minutes": collision.suggested_offset_minutes})
+        for conflict in schedules.find_conflicts(plain, now, until, cron_tz, spacing_minutes):
+            report["collisions"].append({
+                "queue": conflict.queue, "schedules": list(conflict.names),
+                "first": fields.Datetime.to_string(conflict.first), "closest_minutes": conflict.closest_minutes,
+                "wanted_minutes": conflict.wanted_minutes, "occurrences": conflict.occurrences,
+                "move": conflict.move, "offset_minutes": conflict.offset_minutes,
+                "next_call": fields.Datetime.to_string(conflict.next_call) if conflict.next_call else None,
+                "advice": self._conflict_advice(conflict),
+            })
         for item in plain:
             for finding in schedules.dst_findings(item, now, now + DST_HORIZON, local_tz, cron_tz):
                 report["dst"].append({"schedule": finding.name, "local_time": fields.Datetime.to_string(finding.when),
@@ -332,11 +387,20 @@ class SmartDairyJobSchedule(models.Model):
 
     @api.model
     def _format_report(self, report):
+        spacing = report["spacing_minutes"]
         lines = [self.env._("Times in UTC; DST checked for %(tz)s.", tz=report["timezone"]), ""]
-        lines.append(self.env._("Overlaps on a queue:"))
-        lines += ["  %(minute)s %(queue)s: %(names)s (move one by %(offset)s min)" % {
-            "minute": c["minute"], "queue": c["queue"], "names": ", ".join(c["schedules"]),
-            "offset": c["suggested_offset_minutes"]} for c in report["collisions"]] or ["  " + self.env._("none")]
+        lines.append(self.env._(
+            "Schedules on one queue start at least %(spacing)s min apart. Frequent ones (every less than "
+            "%(double)s min) cannot be: they only keep out of each other's minute where their periods allow.",
+            spacing=spacing, double=2 * spacing))
+        if report["frequent"]:
+            lines.append("  " + self.env._("Frequent: %(names)s", names=", ".join(report["frequent"])))
+        lines += ["", self.env._("Too close on a queue:")]
+        lines += ["  %s" % self.env._(
+            "%(queue)s: %(names)s, %(closest)s min apart (%(wanted)s wanted), %(count)s times from %(first)s; "
+            "%(advice)s", queue=c["queue"], names=", ".join(c["schedules"]), closest=c["closest_minutes"],
+            wanted=c["wanted_minutes"], count=c["occurrences"], first=c["first"], advice=c["advice"])
+            for c in report["collisions"]] or ["  " + self.env._("none")]
         lines += ["", self.env._("Around DST changes:")]
         lines += ["  %(schedule)s, %(local_time)s: %(problem)s" % d for d in report["dst"]] or ["  " + self.env._("none")]
         lines += ["", self.env._("Next runs:")]

@@ -105,18 +105,78 @@ class TestSchedules(SmartDairyJobsCase):
             self.env["smart_dairy.job.schedule"].with_user(self.jobs_user).create({
                 "name": "x", "task_type_id": self.env.ref("smart_dairy_jobs.task_health_ping").id})
 
-    def test_collision_on_a_queue_is_flagged_with_an_offset(self):
-        at = fields.Datetime.now().replace(second=0) + timedelta(minutes=30)
-        first = self.make_schedule(name="Milk sync", nextcall=at)
-        second = self.make_schedule(name="Feed sync", nextcall=at + timedelta(seconds=20))
+    def test_schedules_too_close_on_a_queue_are_flagged_with_a_shift_that_clears_them(self):
+        at = fields.Datetime.now().replace(second=0, microsecond=0) + timedelta(minutes=30)
+        high = self.env.ref("smart_dairy_jobs.queue_celery_high").id  # no seeded schedule uses it
+        first = self.make_schedule(name="Milk sync", nextcall=at, queue_id=high)
+        second = self.make_schedule(name="Feed sync", nextcall=at + timedelta(seconds=20), queue_id=high)
         (first | second).invalidate_recordset(["collision_warning"])
-        self.assertIn("Fires with Feed sync on celery", first.collision_warning)
-        self.assertIn("move one by 1 min", second.collision_warning)
-        report = self.env["smart_dairy.job.schedule"].validate_schedules(days=1)
-        self.assertTrue(any(set(c["schedules"]) == {"Milk sync", "Feed sync"} for c in report["collisions"]))
+        self.assertIn("Starts 0 min from Feed sync on celery:high, 15 min apart wanted", first.collision_warning)
+        self.assertIn("move Feed sync 15 min later", second.collision_warning)
+        report = self.env["smart_dairy.job.schedule"].with_user(self.jobs_user).validate_schedules(days=1)
+        (conflict,) = [c for c in report["collisions"] if c["queue"] == "celery:high"]
+        self.assertEqual((conflict["schedules"], conflict["closest_minutes"], conflict["wanted_minutes"],
+                          conflict["move"], conflict["offset_minutes"]), (["Feed sync", "Milk sync"], 0, 15, "Feed sync", 15))
         action = first.action_validate_schedules()
         text = self.env[action["res_model"]].browse(action["res_id"]).report
-        self.assertIn("Feed sync, Milk sync", text)
+        self.assertIn("celery:high: Feed sync, Milk sync, 0 min apart (15 wanted)", text)
+        # The advice can be followed: with the suggested next run, nothing is left to flag.
+        second.write({"nextcall": fields.Datetime.to_datetime(conflict["next_call"])})
+        (first | second).invalidate_recordset(["collision_warning"])
+        self.assertEqual((first.collision_warning, second.collision_warning), (False, False))
+        self.assertFalse([c for c in self.env["smart_dairy.job.schedule"].validate_schedules(days=7)["collisions"]
+                          if c["queue"] == "celery:high"])
+
+    def test_frequent_schedules_only_keep_out_of_each_others_minute(self):
+        at = fields.Datetime.now().replace(second=0, microsecond=0) + timedelta(minutes=5)
+        high = self.env.ref("smart_dairy_jobs.queue_celery_high").id
+        minutely = self.make_schedule(name="Poll gates", interval_number=1, interval_type="minutes", nextcall=at,
+                                      queue_id=high)
+        five = self.make_schedule(name="Poll tanks", interval_number=5, interval_type="minutes", nextcall=at,
+                                  queue_id=high)
+        hourly = self.make_schedule(name="Hourly sync", nextcall=at, queue_id=high)
+        (minutely | five | hourly).invalidate_recordset(["collision_warning"])
+        self.assertFalse(minutely.collision_warning or five.collision_warning or hourly.collision_warning,
+                         "every minute and every 5 min cannot be offset; frequent ones are not spaced from others")
+        ten = self.make_schedule(name="Poll silos", interval_number=10, interval_type="minutes", nextcall=at,
+                                 queue_id=high)
+        ten.invalidate_recordset(["collision_warning"])
+        self.assertIn("Starts in the same minute as Poll tanks on celery:high", ten.collision_warning)
+        self.assertRegex(ten.collision_warning, r"move Poll (tanks|silos) 1 min (later|earlier)")
+        report = self.env["smart_dairy.job.schedule"].validate_schedules(days=1)
+        self.assertEqual({"Poll gates", "Poll tanks", "Poll silos"} - set(report["frequent"]), set())
+
+    def test_the_spacing_is_a_setting_and_a_parameter(self):
+        at = fields.Datetime.now().replace(second=0, microsecond=0) + timedelta(minutes=30)
+        high = self.env.ref("smart_dairy_jobs.queue_celery_high").id
+        self.make_schedule(name="Milk sync", nextcall=at, queue_id=high)
+        self.make_schedule(name="Feed sync", nextcall=at + timedelta(minutes=10), queue_id=high)
+        Schedule = self.env["smart_dairy.job.schedule"]
+
+        def flagged(**kwargs):
+            return [c for c in Schedule.validate_schedules(days=1, **kwargs)["collisions"] if c["queue"] == "celery:high"]
+        self.assertTrue(flagged())
+        self.env["ir.config_parameter"].set_param("smart_dairy_jobs.schedule_spacing_minutes", "10")
+        self.assertEqual(Schedule.validate_schedules(days=1)["spacing_minutes"], 10)
+        self.assertFalse(flagged())
+        self.assertTrue(flagged(spacing_minutes=15))
+        for bad in (0, 721, "15", True):
+            with self.assertRaisesRegex(ValidationError, "spacing_minutes"):
+                Schedule.validate_schedules(days=1, spacing_minutes=bad)
+        with self.assertRaisesRegex(ValidationError, "spacing"):
+            self.env["res.config.settings"].create({"smart_dairy_jobs_schedule_spacing_minutes": 0})
+
+    def test_a_fresh_install_passes_the_schedule_check(self):
+        """What the installed addons seed (the test database has no demo data): no schedule too close to
+        another on its queue, no DST surprise; and none either once the seeded schedules that wait for
+        a worker are switched on."""
+        Schedule = self.env["smart_dairy.job.schedule"]
+        report = Schedule.validate_schedules(days=31)
+        self.assertEqual((report["collisions"], report["dst"]), ([], []))
+        waiting = Schedule.search([("cron_active", "=", False)])
+        waiting.write({"cron_active": True})
+        self.assertEqual(Schedule.validate_schedules(days=31)["collisions"], [])
+        self.assertFalse(Schedule.search([]).filtered("collision_warning"))
 
     def test_validation_reports_dst_surprises_in_the_company_timezone(self):
         self.env.company.partner_id.tz = "Europe/Berlin"

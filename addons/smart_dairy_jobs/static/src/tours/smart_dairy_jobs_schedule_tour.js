@@ -17,8 +17,8 @@ registry.category("web_tour.tours").add("smart_dairy_jobs_schedule_tour", {
             trigger: ".o_list_view .o_data_row td[name='name']:contains('Database backup')",
         },
         {
-            content: "A planted overlap is flagged with an offset",
-            trigger: ".o_list_view .o_data_row:contains('Milk sync') td[name='collision_warning']:contains('move one by')",
+            content: "A planted overlap is flagged with the spacing wanted and what clears it",
+            trigger: ".o_list_view .o_data_row:contains('Milk sync') td[name='collision_warning']:contains('min apart wanted')",
         },
         {
             content: "Check the schedules",
