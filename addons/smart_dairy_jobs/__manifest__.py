@@ -2,7 +2,7 @@
 {
     "name": "Smart Dairy Jobs",
     "summary": "Background jobs on Celery workers, recorded and monitored in Odoo",
-    "version": "18.0.1.0.0",
+    "version": "18.0.1.1.0",
     "category": "Technical",
     "website": "https://smartdairybd.com",
     "author": "Smart Dairy Ltd.",
@@ -41,7 +41,9 @@
     ],
     "assets": {
         "web.assets_backend": [
+            "smart_dairy_jobs/static/src/live/*.js",
             "smart_dairy_jobs/static/src/fields/*.js",
+            "smart_dairy_jobs/static/src/views/*.js",
         ],
         "web.assets_tests": [
             "smart_dairy_jobs/static/src/tours/*.js",

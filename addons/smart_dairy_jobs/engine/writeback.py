@@ -3,13 +3,16 @@
 Each report is judged (celery_bridge.core.jobstate) against the job as the batch has left it so far;
 what an applied report writes comes from celery_bridge.core.report_effects; failures go through the
 task type's retry policy (celery_bridge.core.errors.retry_decision) and, given up, to the dead letters.
-The users whose jobs moved hear of it over the bus (notify_job_owners), so an open job shows it live.
+The users whose jobs moved hear of it over the bus (notify_job_owners), so an open job shows it live;
+so do the Jobs users of their companies (engine.live: the job form, the queue dashboard).
 """
 from datetime import timedelta
 
 from odoo import fields
 
 from celery_bridge.core import errors, jobstate, protocol, report_effects, worker_reports
+
+from .live import jobs_changed
 
 # The bus notification a user's browser gets when jobs of theirs change state or progress.
 JOB_PROGRESS_NOTIFICATION = "smart_dairy_jobs/job_progress"
@@ -108,6 +111,7 @@ def apply_reports(Job, reports_):
     succeeded |= settle_late_successes(Job, late_successes)
     succeeded._on_finished()
     notify_job_owners(moved | moved.parent_id)
+    jobs_changed(moved | moved.parent_id)  # to every Jobs user of their companies, once per batch
     return outcomes
 
 

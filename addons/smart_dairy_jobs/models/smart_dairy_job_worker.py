@@ -6,6 +6,8 @@ from odoo.exceptions import ValidationError
 
 from celery_bridge.core import limits
 
+from ..engine import live
+
 OFFLINE_AFTER_BEATS = 3
 
 
@@ -63,10 +65,12 @@ class SmartDairyJobWorker(models.Model):
         Worker = self.sudo()  # the bridge user has no rights on workers: this method is its only door
         worker = Worker.search([("hostname", "=", vals["hostname"])], limit=1)
         held = vals.pop("held_jobs")
+        listed_changes = live.heartbeat_changes(worker, vals, OFFLINE_AFTER_BEATS)
         if worker:
             worker.write(vals)
         else:
-            Worker.create(dict(vals, first_seen=now))
+            listed_changes |= Worker.create(dict(vals, first_seen=now))
+        live.workers_changed(listed_changes)  # the Workers list, for Jobs users
         self._note_held_jobs(vals["hostname"], held)
         paused = self.env["smart_dairy.job.queue"].sudo().search([("paused", "=", True)]).mapped("name")
         limited = self.env["smart_dairy.job.task"].sudo().search([("rate_limit", "!=", False)])

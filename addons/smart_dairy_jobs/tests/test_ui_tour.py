@@ -1,12 +1,24 @@
 import json
 from datetime import timedelta
 
+from unittest.mock import patch
+
 from odoo import fields
 from odoo.tests import HttpCase, tagged
+
+from odoo.addons.bus.websocket import WebsocketConnectionHandler
 
 
 @tagged("post_install", "-at_install")
 class TestJobsTour(HttpCase):
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        # No websocket, as under Odoo's own test runner (pytest-odoo lets the browser connect, but the
+        # test cursor never commits, so the bus would stay silent): the job form falls back to polling.
+        # The bus itself is toured in test_live_tour.py.
+        cls.startClassPatcher(patch.object(WebsocketConnectionHandler, "websocket_allowed", return_value=False))
+
     def test_operator_reads_a_finished_job(self):
         Job = self.env["smart_dairy.job"]
         job = Job.dispatch("smart_dairy.health.ping")
