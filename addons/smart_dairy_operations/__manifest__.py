@@ -2,7 +2,7 @@
 {
     "name": "Smart Dairy Operations",
     "summary": "The dairy's own background work: notifications, reports, payments",
-    "version": "18.0.1.0.0",
+    "version": "18.0.1.1.0",
     "category": "Technical",
     "website": "https://smartdairybd.com",
     "author": "Smart Dairy Ltd.",

@@ -7,8 +7,12 @@ import logging
 import time
 from typing import NamedTuple
 
+from celery.utils.saferepr import saferepr
+
 from celery_bridge.core import protocol, signing
 from celery_bridge.broker.app_factory import make_app
+from celery_bridge.broker.rate_limits import GlobalRateLimits
+from celery_bridge.broker.redis_state import redis_client
 from celery_bridge.core.protocol import (
     ATTEMPT_HEADER, COMPANY_HEADER, KEY_HEADER, KEY_TTL_HEADER, LEASE_HEADER, PAUSE_QUEUES_COMMAND,
     RESUME_QUEUES_COMMAND, SENT_AT_HEADER, SERVICE_HEADER, USER_HEADER,
@@ -36,6 +40,8 @@ class Outgoing(NamedTuple):
     service: str = None  # external service whose circuit breaker guards the task
     company_id: int = None  # the job's company: the worker's reach into Odoo data
     user_id: int = None  # who dispatched it: the worker acts for them
+    compression: str = None  # "gzip": the body is compressed on the broker (B-009 §8.1); kombu decompresses
+    dependency_results: list = None  # what the jobs it waited for returned (core.flows.dependency_results)
 
 
 def publisher_app(settings):
@@ -109,7 +115,7 @@ def _signature(settings, message):
     if not secrets:
         return None
     return signing.sign(secrets[0], message.task_name, message.uuid, message.args, message.kwargs, message.attempt,
-                        message.key, message.company_id, message.user_id)
+                        message.key, message.company_id, message.user_id, message.dependency_results)
 
 
 def _send(app, messages, sent, settings, producer):
@@ -133,12 +139,16 @@ def _send(app, messages, sent, settings, producer):
                 SENT_AT_HEADER: time.time(),
                 COMPANY_HEADER: message.company_id,
                 USER_HEADER: message.user_id,
+                protocol.DEPENDENCY_RESULTS_HEADER: message.dependency_results,
                 signing.HEADER: _signature(settings, message),
             },
-            # Celery copies argument reprs into the headers (events, Flower, log formats): masked.
-            argsrepr=repr(scrub(message.args)),
-            kwargsrepr=repr(scrub(message.kwargs)),
+            # Celery copies argument reprs into the headers (events, Flower, log formats): masked, and
+            # cut to Celery's own 1 kB (Celery also keeps them as message properties: in full, a large
+            # job's arguments were stored three times, two of them beyond any compression).
+            argsrepr=saferepr(scrub(message.args), app.amqp.argsrepr_maxsize),
+            kwargsrepr=saferepr(scrub(message.kwargs), app.amqp.kwargsrepr_maxsize),
             producer=producer,
+            compression=message.compression,
             retry=False,
             # Odoo is the record of its jobs: their state and result come back through the
             # write-back, so the result backend's two writes per job (started, result) are waste.
@@ -176,15 +186,23 @@ def set_consuming(settings, queues, consume):
 
 
 def set_rate_limit(settings, task_name, rate):
-    """Change a task's rate limit on every worker, live ('' removes it).
+    """Change a task's rate limit, live ('' removes it): the global limit all workers' jobs share
+    (celery_bridge.broker.rate_limits), and each worker's own Celery limit, kept as a safety cap.
 
-    Broadcast on purpose: a rate limit is Celery's per worker and task type, and holds only where the
+    Broadcast on purpose: Celery's limit is per worker and task type, and holds only where the
     task runs; a worker that does not serve the task's queue keeps a limit it never uses, and one that
     does (or runs the task sent to another queue, which dispatch allows) is limited as it must be.
+    What does not reach Redis or the workers now, their next heartbeat brings from Odoo.
     """
+    done = True
+    try:
+        GlobalRateLimits(redis_client(settings.state_redis_url or settings.celery_broker_url)).set(task_name, rate)
+    except Exception as exc:  # noqa: BLE001 - Redis away: the workers' heartbeats set it from Odoo's answer
+        _logger.warning("Could not set the global rate limit of %s: %s", task_name, exc)
+        done = False
     try:
         publisher_app(settings).control.rate_limit(task_name, rate or None)
-        return True
     except Exception as exc:  # noqa: BLE001
         _logger.warning("Could not broadcast the rate limit of %s: %s", task_name, exc)
-        return False
+        done = False
+    return done

@@ -6,12 +6,13 @@ import json
 import math
 from datetime import date, datetime, timedelta
 
-from celery_bridge.core import limits
+from celery_bridge.core import flows, jobstate, limits
 
 # What a caller may ask of a dispatch. Not the origin: the server tells it.
 DISPATCH_OPTIONS = (
     "queue", "priority", "countdown", "eta", "res_model", "res_id",
     "idempotency_key", "idempotent", "idempotency_scope",
+    "depends_on", "on_dependency_failure",
 )
 IDEMPOTENCY_OPTIONS = frozenset({"idempotency_key", "idempotent", "idempotency_scope"})
 
@@ -106,6 +107,43 @@ def requested_eta(countdown, eta, now):
             raise DispatchRefused("eta may be at most %s days ahead." % (horizon // 86400))
         return planned
     return False
+
+
+def dependency_request(depends_on, on_failure):
+    """(job ids, rule) of a job's ``depends_on`` and ``on_dependency_failure`` options: ids of jobs it
+    waits for (at most limits.MAX_DEPENDENCIES, repeats dropped), and what becomes of it if one of them
+    fails or is cancelled (core.flows: "cancel", the default, or "wait")."""
+    if on_failure in (None, False):
+        on_failure = flows.ON_FAILURE_CANCEL
+    if not isinstance(on_failure, str) or on_failure not in flows.ON_FAILURE_RULES:
+        raise DispatchRefused("on_dependency_failure must be one of %s." % ", ".join(sorted(flows.ON_FAILURE_RULES)))
+    if depends_on in (None, False):
+        depends_on = []
+    if isinstance(depends_on, int) and not isinstance(depends_on, bool):
+        depends_on = [depends_on]
+    if not isinstance(depends_on, (list, tuple)) or not all(
+            isinstance(ref, int) and not isinstance(ref, bool) and 0 < ref < 2**31 for ref in depends_on):
+        raise DispatchRefused("depends_on must be a list of job ids.")
+    ids = list(dict.fromkeys(depends_on))
+    if len(ids) > limits.MAX_DEPENDENCIES:
+        raise DispatchRefused("A job may depend on at most %s jobs." % limits.MAX_DEPENDENCIES)
+    return ids, on_failure
+
+
+def initial_state(dependencies, on_failure):
+    """The state a new job waiting for ``dependencies`` ((job id, state) pairs) starts in: pending when
+    they all succeeded already, else waiting. Refused when one already failed or was cancelled and the
+    rule would cancel the job at once: the caller hears it now rather than finding a job that never had
+    a chance."""
+    dependencies = list(dependencies)
+    judgement = flows.judge_dependent(jobstate.WAITING, [state for _id, state in dependencies], on_failure)
+    if judgement.decision == flows.CANCEL:
+        job_id, state = dependencies[judgement.culprit]
+        raise DispatchRefused(
+            "Job %s, which it would depend on, has %s: with on_dependency_failure='cancel' it could never run "
+            "(requeue that job first, or choose 'wait')."
+            % (job_id, "failed" if state == jobstate.FAILURE else "been cancelled"))
+    return jobstate.PENDING if judgement.decision == flows.RELEASE else jobstate.WAITING
 
 
 def idempotency_request(task_idempotency, options):

@@ -1,13 +1,16 @@
 """The job state machine, written once and imported by both the Odoo addon and the workers.
 
 A job moves  pending -> enqueued -> started -> success | failure | retry,  a retry goes back to
-enqueued as a new attempt, and a job that has not started can be cancelled.  Reports from workers
+enqueued as a new attempt, and a job that has not started can be cancelled.  A job that depends on
+others (a chain's next step, a chord's callback: celery_bridge.core.flows) starts out ``waiting``:
+it is never sent until its dependencies release it to pending, or is cancelled.  Reports from workers
 arrive late, twice or out of order (batched write-back, redelivered messages, several worker
 processes), so every report is judged against the job's current state *and attempt*: a report can
 only move a job forward within the attempt it belongs to.
 """
 from typing import NamedTuple
 
+WAITING = "waiting"
 PENDING = "pending"
 ENQUEUED = "enqueued"
 STARTED = "started"
@@ -18,6 +21,7 @@ CANCELLED = "cancelled"
 
 # Order matters: it is the order of the selection field in Odoo.
 STATES = [
+    (WAITING, "Waiting for dependencies"),
     (PENDING, "Pending"),
     (ENQUEUED, "Enqueued"),
     (STARTED, "Started"),
@@ -32,6 +36,8 @@ TERMINAL = frozenset({SUCCESS, FAILURE, CANCELLED})
 # A pending job may jump straight to started/success/failure: the worker can report before the
 # publisher has committed the "enqueued" mark of the very message it is running.
 TRANSITIONS = {
+    # Released to pending when its dependencies succeeded (Odoo decides, never a worker's report).
+    WAITING: frozenset({PENDING, CANCELLED}),
     PENDING: frozenset({ENQUEUED, STARTED, SUCCESS, FAILURE, RETRY, CANCELLED}),
     ENQUEUED: frozenset({STARTED, SUCCESS, FAILURE, RETRY, CANCELLED}),
     # started -> cancelled only when a manager terminates the running task.
@@ -87,6 +93,8 @@ def judge_report(state, attempt, reported_state, reported_attempt):
         return Verdict(False, INVALID)
     if reported_attempt != attempt:
         return Verdict(False, STALE_ATTEMPT)
+    if state == WAITING:
+        return Verdict(False, OUT_OF_ORDER)  # never sent: no worker can be running it
     if reported_state in NO_STATE_CHANGE:
         if state in TERMINAL or state == RETRY:
             return Verdict(False, OUT_OF_ORDER)

@@ -22,6 +22,10 @@ MAX_READINGS_PER_CALL = 20000
 # larger batch is split so one job stays well inside its 30 s).
 MAX_DEVICE_ID_LENGTH = 64
 MAX_READINGS_PER_JOB = 2000
+# Jobs one job may depend on (a chord's group, a chunked job's chunks: MAX_DISPATCH_MANY).
+MAX_DEPENDENCIES = 1000
+# What a job's message carries of its dependencies' results, in characters of JSON (celery_bridge.core.flows).
+MAX_DEPENDENCY_RESULTS_SIZE = 256 * 1024
 # Jobs named in one get_status / cancel call.
 MAX_REFS_PER_CALL = 5000
 # Records per send_mail_template call and payments per process_payment call.

@@ -15,6 +15,8 @@ SENT_AT_HEADER = "sdj_sent_at"  # lets the metrics tell the age of the oldest wa
 COMPANY_HEADER = "sdj_company"
 USER_HEADER = "sdj_user"
 SIGNATURE_HEADER = "sdj_signature"  # Odoo's HMAC over the message (celery_bridge.core.signing)
+# The results of the jobs this one waited for (celery_bridge.core.flows.dependency_results); signed.
+DEPENDENCY_RESULTS_HEADER = "sdj_dependency_results"
 
 # --- Redis keys (the bridge's state, beside the broker's queues) -----------------------------------
 REDIS_PREFIX = "sdj:"
@@ -26,6 +28,11 @@ WORKER_ALIVE_PREFIX = REDIS_PREFIX + "worker:"  # + hostname, expires after 3 mi
 PAYMENT_IDS_PREFIX = REDIS_PREFIX + "payment-ids:"  # + gateway: the gateway's ids of our payments
 PAYMENT_LOCK_PREFIX = REDIS_PREFIX + "payment-lock:"  # + payment reference: one charge at a time
 MAIL_SENT_PREFIX = REDIS_PREFIX + "mail-sent:"  # + job uuid: recipients a batch already mailed
+# Global rate limits per task type (celery_bridge.broker.rate_limits): the limits set in Odoo, when
+# Odoo last changed one live, and per task type the start times of its jobs in the last window.
+RATE_LIMITS_KEY = REDIS_PREFIX + "rate-limits"  # task name -> its limit, as celery_bridge.core.rates reads it
+RATE_LIMITS_CHANGED_KEY = REDIS_PREFIX + "rate-limits-changed"  # Redis time (µs) of Odoo's last live change
+RATE_LOG_PREFIX = REDIS_PREFIX + "rate-log:"  # + task name: its jobs' start times within the window
 
 # --- Remote-control commands (sent by celery_bridge.broker.producer, run by celery_bridge.worker.control)
 # Broadcast to every worker; each applies them to the queues it was started for (its -Q) only.

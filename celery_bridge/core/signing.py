@@ -2,7 +2,8 @@
 start a task, nor make a real job's message say another company, user, task or arguments.
 
 HMAC-SHA256 (the standard library's ``hmac``) over everything a worker trusts in a message: task name,
-job uuid, arguments, attempt, idempotency key, company and user. Celery's own message signing
+job uuid, arguments, attempt, idempotency key, company and user, and the results of the jobs it waited for
+(only when it waited for some: a message without dependencies is signed as before them). Celery's own message signing
 (``task_serializer='auth'``) signs the body only — not the headers that carry our company and user —
 and needs a certificate per publisher; see README › Security › Broker trust.
 
@@ -22,21 +23,24 @@ def secrets_of(setting):
     return [part.strip() for part in (setting or "").split(",") if part.strip()]
 
 
-def _payload(task_name, uuid, args, kwargs, attempt, key, company_id, user_id):
-    return json.dumps([task_name, uuid, list(args or []), dict(kwargs or {}), attempt, key, company_id, user_id],
-                      sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str).encode()
+def _payload(task_name, uuid, args, kwargs, attempt, key, company_id, user_id, dependency_results=None):
+    signed = [task_name, uuid, list(args or []), dict(kwargs or {}), attempt, key, company_id, user_id]
+    if dependency_results is not None:
+        signed.append(dependency_results)
+    return json.dumps(signed, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str).encode()
 
 
-def sign(secret, task_name, uuid, args, kwargs, attempt, key, company_id, user_id):
-    payload = _payload(task_name, uuid, args, kwargs, attempt, key, company_id, user_id)
+def sign(secret, task_name, uuid, args, kwargs, attempt, key, company_id, user_id, dependency_results=None):
+    payload = _payload(task_name, uuid, args, kwargs, attempt, key, company_id, user_id, dependency_results)
     return hmac.new(secret.encode(), payload, hashlib.sha256).hexdigest()
 
 
-def problem(secrets, signature, task_name, uuid, args, kwargs, attempt, key, company_id, user_id):
+def problem(secrets, signature, task_name, uuid, args, kwargs, attempt, key, company_id, user_id,
+            dependency_results=None):
     """Why a message must not run (its signature is missing or does not match), or None."""
     if not signature or not isinstance(signature, str):
         return "the message is not signed"
-    payload = _payload(task_name, uuid, args, kwargs, attempt, key, company_id, user_id)
+    payload = _payload(task_name, uuid, args, kwargs, attempt, key, company_id, user_id, dependency_results)
     for secret in secrets:
         if hmac.compare_digest(hmac.new(secret.encode(), payload, hashlib.sha256).hexdigest(), signature):
             return None

@@ -24,12 +24,17 @@ _DIAGNOSTIC_ERRORS = {
 
 @app.task(bind=True, name="smart_dairy.health.ping")
 def ping(self):
-    """Answer with the worker's hostname and time."""
-    return {
+    """Answer with the worker's hostname and time, and what the jobs it waited for returned (if any):
+    a chain or chord ending in a ping shows what reached it."""
+    answer = {
         "hostname": socket.gethostname(),
         "worker": self.request.hostname,
         "time": datetime.now(timezone.utc).isoformat(),
     }
+    context = self.job_context
+    if context is not None and context.dependency_results:
+        answer["dependency_results"] = list(context.dependency_results)
+    return answer
 
 
 @app.task(bind=True, name="smart_dairy.health.fail")

@@ -24,15 +24,16 @@ def test_terminal_states_have_no_way_out(terminal):
         assert not js.can_transition(terminal, target)
 
 
-def test_a_running_job_is_only_terminated_and_nothing_goes_back_to_pending():
+def test_a_running_job_is_only_terminated_and_only_a_waiting_job_becomes_pending():
     assert js.STARTED not in js.CANCELLABLE
     assert js.TERMINABLE == {js.STARTED} and js.can_transition(js.STARTED, js.CANCELLED)
-    assert js.sources_of(js.PENDING) == frozenset()
+    assert js.sources_of(js.PENDING) == {js.WAITING}  # released by its dependencies, never sent back
+    assert js.sources_of(js.WAITING) == frozenset()
 
 
 def test_publishable_and_cancellable_states():
     assert js.PUBLISHABLE == {js.PENDING, js.RETRY}
-    assert js.CANCELLABLE == {js.PENDING, js.ENQUEUED, js.RETRY}
+    assert js.CANCELLABLE == {js.WAITING, js.PENDING, js.ENQUEUED, js.RETRY}
 
 
 def test_late_started_after_success_changes_nothing():

@@ -24,7 +24,7 @@ from celery.worker.consumer import Consumer
 from vine import promise
 
 from celery_bridge.broker.transport import set_aside
-from celery_bridge.core import errors, jobstate, signing
+from celery_bridge.core import errors, jobstate, protocol, signing
 from celery_bridge.core.protocol import ATTEMPT_HEADER, COMPANY_HEADER, KEY_HEADER, USER_HEADER
 from celery_bridge.worker import metrics, runtime
 from celery_bridge.worker.context import int_or_none
@@ -61,7 +61,8 @@ def _signed_by_odoo(message, headers):
     return signing.problem(
         signing.secrets_of(runtime.settings().job_signing_secret), headers.get(signing.HEADER), headers.get("task"),
         headers.get("id"), args, kwargs, int_or_none(headers.get(ATTEMPT_HEADER)), headers.get(KEY_HEADER),
-        int_or_none(headers.get(COMPANY_HEADER)), int_or_none(headers.get(USER_HEADER))) is None
+        int_or_none(headers.get(COMPANY_HEADER)), int_or_none(headers.get(USER_HEADER)),
+        headers.get(protocol.DEPENDENCY_RESULTS_HEADER)) is None
 
 
 def _submit_failure(job_uuid, attempt, error_type, error_message):

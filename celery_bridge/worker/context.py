@@ -1,5 +1,6 @@
 """A job as the worker sees it: its context from the message headers (uuid, attempt, claim key,
-lease, external service, company, user), and the ways a message ends without running its task.
+lease, external service, company, user, the results of the jobs it waited for), and the ways a
+message ends without running its task.
 
 Tasks dispatched by Odoo carry these headers; tasks sent by plain Celery code carry none and run as
 ordinary Celery tasks, reporting nothing (unless signing is on: then they do not run at all).
@@ -35,6 +36,10 @@ class JobContext(NamedTuple):
     service: Optional[str]
     company_id: Optional[int]  # the job's company: every read and write of Odoo data is limited to it
     user_id: Optional[int]  # who dispatched the job
+    # What the jobs it waited for returned, in the order they were dispatched (a chain's previous step, a
+    # chord's group): dicts {"job_id", "uuid", "task_name", "result"}, or "truncated": true and the "size"
+    # of a result too large to carry (celery_bridge.core.flows.dependency_results). Empty without dependencies.
+    dependency_results: tuple = ()
 
 
 def job_context(request):
@@ -51,7 +56,16 @@ def job_context(request):
         service=header(request, protocol.SERVICE_HEADER) or None,
         company_id=int_or_none(header(request, COMPANY_HEADER)),
         user_id=int_or_none(header(request, USER_HEADER)),
+        dependency_results=dependency_results(request),
     )
+
+
+def dependency_results(request):
+    """The dependency results of a request's message (signed with it), as a tuple of dicts."""
+    value = header(request, protocol.DEPENDENCY_RESULTS_HEADER)
+    if not isinstance(value, (list, tuple)):
+        return ()
+    return tuple(entry for entry in value if isinstance(entry, dict))
 
 
 class Deferred(Exception):
@@ -82,4 +96,5 @@ def forgery(task_name, request, args, kwargs):
     return signing.problem(
         secrets, header(request, signing.HEADER), task_name, request.id, args, kwargs,
         int_or_none(header(request, ATTEMPT_HEADER)), header(request, KEY_HEADER),
-        int_or_none(header(request, COMPANY_HEADER)), int_or_none(header(request, USER_HEADER)))
+        int_or_none(header(request, COMPANY_HEADER)), int_or_none(header(request, USER_HEADER)),
+        header(request, protocol.DEPENDENCY_RESULTS_HEADER))

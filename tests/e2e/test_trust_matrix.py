@@ -43,6 +43,16 @@ def _dispatch_chunked(w, c):
              chunk_task_name="smart_dairy.email.send_email_batch", countdown=3600)
 
 
+def _dispatch_chain(w, c):
+    return c("smart_dairy.job", "dispatch_chain", [{"task_name": "smart_dairy.health.ping", "countdown": 3600},
+                                                   {"task_name": "smart_dairy.health.ping"}])
+
+
+def _dispatch_chord(w, c):
+    return c("smart_dairy.job", "dispatch_chord", [{"task_name": "smart_dairy.health.ping", "countdown": 3600}],
+             {"task_name": "smart_dairy.health.ping"})
+
+
 def _get_status(w, c):
     return c("smart_dairy.job", "get_status", [w.queued_job("A")])
 
@@ -159,6 +169,8 @@ API = {
     "dispatch": (JOBS_USERS, _dispatch_ping),
     "dispatch_many": (JOBS_USERS, _dispatch_many),
     "dispatch_chunked": (JOBS_USERS, _dispatch_chunked),
+    "dispatch_chain": (JOBS_USERS, _dispatch_chain),
+    "dispatch_chord": (JOBS_USERS, _dispatch_chord),
     "get_status": (JOBS_USERS, _get_status),
     "cancel_someone_elses": (JOBS_MANAGERS, _cancel_other),
     "list_dead_letters": (JOBS_USERS, _list_dead_letters),

@@ -227,9 +227,10 @@ class World:
         company_id = self.company[company]
         job_id = int(psql(self.odoo, f"""
             INSERT INTO smart_dairy_job (uuid, task_name, task_type_id, queue_id, company_id, user_id, state,
-                   priority, attempt, args_json, kwargs_json, origin, date_done, create_date, write_date)
+                   priority, attempt, args_json, kwargs_json, origin, on_dependency_failure, date_done,
+                   create_date, write_date)
             SELECT '{job_uuid}', '{task_name}', t.id, t.queue_id, {company_id}, {self.admin.uid}, '{state}',
-                   5, 1, '[]', '{{}}', 'xmlrpc', (now() AT TIME ZONE 'UTC') - interval '{days_ago} days',
+                   5, 1, '[]', '{{}}', 'xmlrpc', 'cancel', (now() AT TIME ZONE 'UTC') - interval '{days_ago} days',
                    now() AT TIME ZONE 'UTC', now() AT TIME ZONE 'UTC'
               FROM smart_dairy_job_task t WHERE t.name = '{task_name}'
             RETURNING id""").splitlines()[0])
@@ -278,7 +279,7 @@ class World:
             except xmlrpc.client.Fault:
                 pass
             psql(self.odoo, f"UPDATE smart_dairy_job SET state = 'cancelled', date_done = now() AT TIME ZONE 'UTC' "
-                            f"WHERE id = {int(job_id)} AND state IN ('pending', 'enqueued', 'retry')")
+                            f"WHERE id = {int(job_id)} AND state IN ('waiting', 'pending', 'enqueued', 'retry')")
 
     def row_of_every_model(self):
         """One row of each model of the three addons in company A (made here when there is none yet)."""

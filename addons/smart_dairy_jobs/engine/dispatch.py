@@ -13,6 +13,8 @@ from odoo.http import request
 
 from celery_bridge.core import dispatch_rules, idempotency, limits, schemas
 
+from . import dependencies, live
+
 
 class IdempotencyKeyRace(psycopg2.errors.SerializationFailure):
     """A concurrent transaction took the key and has not shown us its job yet.
@@ -62,6 +64,7 @@ def create_jobs(Job, vals_list):
                 raise IdempotencyKeyRace("idempotency key %s taken by a concurrent dispatch" % key) from None
             return jobs.with_env(Job.env)
     jobs._schedule_publish()
+    live.jobs_changed(jobs)
     return jobs.with_env(Job.env)
 
 
@@ -78,10 +81,11 @@ def job_holding_key(Job, key):
     return Job.sudo().with_context(active_test=False).search([("idempotency_key", "=", key)], limit=1)
 
 
-def prepare(Job, task_name, args, kwargs, options, origin=None):
+def prepare(Job, task_name, args, kwargs, options, origin=None, as_parent=False):
     """The values of a new job, after every check a dispatch goes through, whatever its origin:
-    known options, the caller's right to start the task type, the task's argument schema and the
-    limits of celery_bridge.core.limits. Raises before anything is written."""
+    known options, the caller's right to start the task type, the task's argument schema, the
+    limits of celery_bridge.core.limits and the jobs it may depend on. Raises before anything is written.
+    A task type that only groups chunks is accepted only ``as_parent`` (by dispatch_chunked)."""
     env = Job.env
     refused(dispatch_rules.check_options, options)
     refused(dispatch_rules.check_task_name, task_name)
@@ -93,6 +97,12 @@ def prepare(Job, task_name, args, kwargs, options, origin=None):
                   name=task_name)
         )
     task._check_may_dispatch(env.user, env.company)
+    if task.parent_only and not as_parent:
+        # No worker implements it: sent alone, it would be accepted here and fail there as unknown.
+        raise ValidationError(env._(
+            "%(task)s only groups chunks, no worker runs it: dispatch it as the parent of "
+            "dispatch_chunked(%(task)r, items, chunk_task_name=...), or through the method made for it.",
+            task=task.name))
     args = refused(dispatch_rules.decode_json_argument, args, list, "args")
     kwargs = refused(dispatch_rules.decode_json_argument, kwargs, dict, "kwargs")
     refused(dispatch_rules.check_kwargs_keys, kwargs)
@@ -127,6 +137,7 @@ def prepare(Job, task_name, args, kwargs, options, origin=None):
     }
     vals.update(related_record(Job, options.get("res_model"), options.get("res_id")))
     vals.update(idempotency_vals(Job, task, args, kwargs, options))
+    vals.update(dependencies.dispatch_vals(Job, options))
     return vals
 
 

@@ -7,13 +7,13 @@ import json
 import logging
 import time
 
-from odoo import fields
+from odoo import SUPERUSER_ID, api, fields
 from odoo.modules.registry import Registry
 
 from celery_bridge.broker import producer
-from celery_bridge.core import jobstate
+from celery_bridge.core import external_services, jobstate
 
-from . import odoo_side_settings
+from . import dependencies, live, odoo_side_settings
 
 _logger = logging.getLogger(__name__)
 
@@ -26,6 +26,7 @@ def schedule_publish(jobs):
     # Due means due now: the publisher sends nothing whose time has not come, so anything
     # later, even by a second, needs its timed sweep.
     now = fields.Datetime.now()
+    jobs = jobs.filtered(lambda job: job.state in jobstate.PUBLISHABLE)  # not jobs waiting for others
     due = jobs.filtered(lambda job: not job.eta or job.eta <= now)
     if due:
         publish_after_commit(jobs.env.cr, due.ids)
@@ -77,7 +78,9 @@ def publish_ready(dbname, ids=None, deadline=None):
                 SELECT job.id, job.uuid, job.task_name, queue.name, job.priority, job.args_json,
                        job.kwargs_json, job.attempt, task.soft_time_limit, task.time_limit,
                        job.idempotency_key, task.idempotency_ttl, task.lease_seconds, task.external_service,
-                       job.company_id, job.user_id
+                       job.company_id, job.user_id,
+                       -- the task type's compression, or its job's queue's: gzip or NULL
+                       NULLIF(COALESCE(NULLIF(task.compression, 'queue'), queue.compression), 'none')
                   FROM smart_dairy_job job
                   JOIN smart_dairy_job_queue queue ON queue.id = job.queue_id
                   JOIN smart_dairy_job_task task ON task.id = job.task_type_id
@@ -94,13 +97,16 @@ def publish_ready(dbname, ids=None, deadline=None):
             rows = cr.fetchall()
             if not rows:
                 break
+            results = dependencies.results_by_job(cr, [row[0] for row in rows])
             messages = [
                 producer.Outgoing(
                     uuid=row[1], task_name=row[2], queue=row[3], priority=row[4],
                     args=json.loads(row[5] or "[]"), kwargs=json.loads(row[6] or "{}"),
                     attempt=row[7] + 1, soft_time_limit=row[8], time_limit=row[9],
-                    key=row[10], key_ttl=row[11], lease=row[12], service=row[13] or None,
-                    company_id=row[14], user_id=row[15],
+                    key=row[10], key_ttl=row[11], lease=row[12],
+                    service=external_services.resolve_json(row[13], row[2], row[5], row[6]),
+                    company_id=row[14], user_id=row[15], compression=row[16],
+                    dependency_results=results.get(row[0]),
                 )
                 for row in rows
             ]
@@ -115,6 +121,9 @@ def publish_ready(dbname, ids=None, deadline=None):
                     """,
                     [jobstate.ENQUEUED, sent],
                 )
+                published = set(sent)
+                live.jobs_changed(api.Environment(cr, SUPERUSER_ID, {})["smart_dairy.job"].browse(
+                    [row[0] for row in rows if row[1] in published]))
             # Our own cursor: commit what reached the broker before the next batch goes out.
             cr.commit()  # pylint: disable=invalid-commit
             total += len(sent)

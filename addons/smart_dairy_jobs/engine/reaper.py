@@ -6,7 +6,7 @@ from odoo import fields
 
 from celery_bridge.core import errors, jobstate
 
-from . import writeback
+from . import dependencies, live, writeback
 
 _logger = logging.getLogger(__name__)
 
@@ -15,7 +15,8 @@ BATCH = 1000
 
 def reap_stuck_jobs(Job):
     """Take back jobs whose worker vanished (lease expired) and resend jobs enqueued for too long;
-    returns how many jobs were taken back."""
+    returns how many jobs were taken back. Also judges again jobs left waiting for dependencies that
+    already decided their fate (engine.dependencies.release_stranded)."""
     now = fields.Datetime.now()
     Job = Job.sudo()
     lost = Job.search([("state", "=", jobstate.STARTED), ("lease_expires_at", "<", now)], limit=BATCH)
@@ -48,6 +49,8 @@ def reap_stuck_jobs(Job):
         _logger.warning("%d job(s) enqueued for too long are sent again", len(stale))
         stale._schedule_publish()
     orphaned = resend_jobs_held_by_silent_workers(Job, now)
+    dependencies.release_stranded(Job)
+    live.jobs_changed(lost | stale | orphaned)
     return len(lost) + len(stale) + len(orphaned)
 
 

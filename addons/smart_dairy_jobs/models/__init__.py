@@ -14,8 +14,10 @@ from . import res_config_settings
 from . import smart_dairy_job_mixin
 from . import res_partner
 from . import ir_actions_server
+from . import smart_dairy_job_dependencies
 from . import smart_dairy_job_chunks
 from . import smart_dairy_job_files
 from . import smart_dairy_job_cleanup
+from . import ir_websocket
 
 from . import smart_dairy_job_bridge

@@ -12,7 +12,7 @@ from celery_bridge.core.scrub import scrub
 
 from ..engine import dispatch as dispatch_engine
 from ..engine import odoo_side_settings
-from ..engine import outbox, reaper, writeback
+from ..engine import live, outbox, reaper, writeback
 
 _logger = logging.getLogger(__name__)
 
@@ -144,7 +144,9 @@ class SmartDairyJob(models.Model):
         """Record a job and send it to Celery once the current transaction commits.
 
         ``options``: queue, priority (0-9), countdown (seconds) or eta, res_model/res_id of the
-        record the job is about, idempotency options.  The caller must be allowed to dispatch the
+        record the job is about, idempotency options, ``depends_on`` (ids of jobs it waits for: it is
+        sent once they all succeeded, with their results) and ``on_dependency_failure`` ("cancel" or
+        "wait", see dispatch_chain).  The caller must be allowed to dispatch the
         task type (its *May Dispatch* groups); the job runs with the caller's rights, in the
         caller's current company.  Returns the job (its id over XML-RPC).
         """
@@ -180,9 +182,10 @@ class SmartDairyJob(models.Model):
         return dispatch_engine.create_jobs(self, vals_list) if vals_list else self.browse()
 
     @api.model
-    def _prepare_dispatch(self, task_name, args, kwargs, options, origin=None):
-        """The checked values of a new job (see engine.dispatch.prepare); addons may extend them."""
-        return dispatch_engine.prepare(self, task_name, args, kwargs, options, origin)
+    def _prepare_dispatch(self, task_name, args, kwargs, options, origin=None, as_parent=False):
+        """The checked values of a new job (see engine.dispatch.prepare); addons may extend them.
+        ``as_parent``: the parent of dispatch_chunked, the one use of a task type that only groups chunks."""
+        return dispatch_engine.prepare(self, task_name, args, kwargs, options, origin, as_parent=as_parent)
 
     @api.model
     def _decode_json_argument(self, value, expected_type, label):
@@ -290,6 +293,7 @@ class SmartDairyJob(models.Model):
         on_broker = self.filtered(lambda job: job.state == jobstate.ENQUEUED).mapped("uuid")
         running = self.filtered(lambda job: job.state == jobstate.STARTED).mapped("uuid")
         self.sudo().write({"state": jobstate.CANCELLED, "date_done": fields.Datetime.now(), "lease_expires_at": False})
+        live.jobs_changed(self)
         self.sudo()._on_finished()
         settings = odoo_side_settings()
         if on_broker:
@@ -335,9 +339,10 @@ class SmartDairyJob(models.Model):
         return writeback.apply_reports(self, reports)
 
     def _on_finished(self):
-        """Called (as superuser) on jobs that just ended for good: succeeded, or failed past their
-        retries. Addons override it to act on their tasks' outcomes; keep it cheap and batched."""
-        self._settle_parents()
+        """Called (as superuser) on jobs that just ended for good: succeeded, failed past their retries,
+        or cancelled. Addons override it to act on their tasks' outcomes; keep it cheap and batched.
+        The jobs waiting for them (chains, chords, chunked jobs' parents) are judged again here."""
+        self._release_dependents()
 
     # ------------------------------------------------------------------ stuck jobs
 

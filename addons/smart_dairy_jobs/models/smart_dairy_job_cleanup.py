@@ -46,6 +46,7 @@ class SmartDairyJob(models.Model):
                 ("company_id", "=", company.id),
                 ("state", "in", list(jobstate.TERMINAL)), ("date_done", "<", cutoff),
                 ("dead_letter_ids", "not any", [("state", "=", "new")]),
+                ("dependent_ids", "not any", [("state", "=", jobstate.WAITING)]),  # still waited for
                 "|", ("parent_id", "=", False), ("parent_id.state", "in", list(jobstate.TERMINAL)),
             ], limit=limit)
         count = len(old)

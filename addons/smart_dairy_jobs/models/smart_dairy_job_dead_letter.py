@@ -119,8 +119,9 @@ class SmartDairyJobDeadLetter(models.Model):
                                        names=", ".join(closed.mapped("display_name"))))
 
     def action_requeue(self):
-        """Dispatch each entry's job again, as a new job linked to the entry and the original. It is a
-        dispatch by the caller: their right to start the task is checked, in the entry's company."""
+        """Dispatch each entry's job again, as a new job linked to the entry and the original, which the jobs
+        still waiting for the original then wait for. It is a dispatch by the caller: their right to start
+        the task is checked, in the entry's company."""
         self._check_may_handle()
         self._check_open()
         for entry in self:
@@ -136,6 +137,7 @@ class SmartDairyJobDeadLetter(models.Model):
                 **({"res_model": original.res_model, "res_id": original.res_id} if original.res_model else {}),
             )
             new_job.sudo().write({"original_job_id": original.id, "requeued_from_id": entry.id})
+            original._hand_dependents_to(new_job)  # jobs waiting for the failed one (rule "wait") go on with it
             entry._system_write({"state": "requeued", "requeued_job_id": new_job.id})
         return True
 

@@ -4,6 +4,8 @@ from odoo import fields, models
 
 from celery_bridge.broker import producer
 
+from ..engine import live
+
 PRIORITY_HELP = "0 runs first, 9 last (the order of Celery's Redis priority lists)."
 
 
@@ -24,6 +26,10 @@ class SmartDairyJobQueue(models.Model):
         help="Longest acceptable wait between a job being enqueued and a worker starting it.",
     )
     active = fields.Boolean(default=True)
+    compression = fields.Selection(
+        [("none", "None"), ("gzip", "gzip")], default="none", required=True,
+        help="Compression of the messages of task types that follow their queue (B-009 §8.1).",
+    )
     company_id = fields.Many2one("res.company", help="Leave empty to share the queue with every company.")
     task_ids = fields.One2many("smart_dairy.job.task", "queue_id", string="Task Types")
     task_count = fields.Integer(compute="_compute_task_count")
@@ -92,6 +98,7 @@ class SmartDairyJobQueue(models.Model):
         """Jobs managers only (write access to queues), on the queues of their companies."""
         self.check_access("write")
         self._system_write({"paused": paused})
+        live.queues_changed(self)
         names = self.mapped("name")
         settings = self.env["smart_dairy.job"]._settings()
         self.env.cr.postcommit.add(lambda: producer.set_consuming(settings, names, not paused))

@@ -1,15 +1,12 @@
-import re
-
 from odoo import api, fields, models
 from odoo.exceptions import AccessError, ValidationError
 
-from celery_bridge.core import errors, protocol, windows
+from celery_bridge.core import errors, external_services, protocol, schemas, windows
 from celery_bridge.broker import producer
 from celery_bridge.core import idempotency as idempotency_keys
+from celery_bridge.core import rates
 
 from .smart_dairy_job_queue import PRIORITY_HELP
-
-RATE_LIMIT = re.compile(r"\d+(\.\d+)?/[smh]")
 
 CATEGORIES = [
     ("diagnostic", "Diagnostic"),
@@ -48,14 +45,24 @@ class SmartDairyJobTask(models.Model):
     time_limit = fields.Integer(
         string="Hard Time Limit (s)", required=True, default=60, help="The task is killed when this runs out."
     )
+    # The retry policy as data, Celery's task options by their names (B-009 §2.2, §3.1, §3.2, §6.1).
     max_retries = fields.Integer(
-        required=True, default=3, help="No error class is retried more often than this (B-009 §3.1)."
+        required=True, default=errors.DEFAULT_MAX_RETRIES,
+        help="No error class is retried more often than this (B-009 §3.1).",
     )
     retry_backoff_base = fields.Float(
-        string="Backoff Base (s)", default=2.0, required=True,
-        help="Exponential backoff waits up to base × 2^retries seconds, chosen at random (full jitter).",
+        string="Retry Delay (s)", default=errors.DEFAULT_RETRY_DELAY, required=True,
+        help="Celery's default_retry_delay (B-009 §2.2: 60 s). With exponential backoff, retry n waits a "
+             "random time up to this × 2^(n-1) (full jitter); without, exactly this.",
     )
-    retry_backoff_max = fields.Float(string="Backoff Cap (s)", default=600.0, required=True)
+    retry_backoff = fields.Boolean(
+        string="Exponential Backoff", default=True,
+        help="Celery's retry_backoff. Off: every retry waits the retry delay (SMTP: retry after 60 s).",
+    )
+    retry_backoff_max = fields.Float(
+        string="Backoff Cap (s)", default=errors.BACKOFF_MAX, required=True,
+        help="The longest any retry waits, a Retry-After asked for by the service included (B-009 §2.2: 600 s).",
+    )
     retry_rule_ids = fields.One2many(
         "smart_dairy.job.task.retry.rule", "task_id", string="Retry Rules",
         help="Per error class overrides of the B-009 §6.1 retry policy.",
@@ -82,13 +89,29 @@ class SmartDairyJobTask(models.Model):
     window_start = fields.Float(string="From", default=22.0, help="Hour the window opens, e.g. 22:00.")
     window_end = fields.Float(string="Until", default=5.0, help="Hour it closes; before the start means next day.")
     rate_limit = fields.Char(
-        help="At most this many starts per worker, Celery style: 100/m, 10/s, 500/h. Changed live on every worker.",
+        string="Rate Limit (all workers)",
+        help="At most this many jobs of this type start per second, minute or hour (100/m, 10/s, 500/h), "
+             "counted for the whole dairy: however many workers run them, all of them together. Jobs over "
+             "the limit wait in Odoo (Waiting to retry, their Attempts saying 'global rate limit') without "
+             "using up their retries. Each worker also keeps it as its own cap. Changed live.",
     )
     external_service = fields.Char(
-        help="Name of the external service this task calls; its circuit breaker guards the task.",
+        help="The external service this task calls; its circuit breaker guards the task. An argument's name "
+             "in braces gives each value its own circuit, e.g. payment.{gateway} -> payment.bkash.",
     )
     active = fields.Boolean(
         default=True, help="Inactive task types cannot be dispatched (e.g. no worker implements them yet)."
+    )
+    parent_only = fields.Boolean(
+        string="Groups Chunks Only",
+        help="No worker runs it: it only names the parent job of dispatch_chunked, whose chunks are jobs of "
+             "another task type (a bulk mailing and its batches). Dispatching it any other way is refused.",
+    )
+    compression = fields.Selection(
+        [("queue", "As its queue"), ("none", "None"), ("gzip", "gzip")], default="queue", required=True,
+        help="Compress its messages on the broker (B-009 §8.1): gzip pays for large arguments (reports, "
+             "bulk readings), costs a little CPU on both sides for small ones. Workers decompress as they "
+             "receive.",
     )
     company_id = fields.Many2one("res.company", help="Leave empty to share the task type with every company.")
     group_ids = fields.Many2many(
@@ -123,12 +146,30 @@ class SmartDairyJobTask(models.Model):
                 raise ValidationError(self.env._("The time window of %(task)s needs two different hours of the day.",
                                                  task=task.name))
 
+    @api.constrains("external_service")
+    def _check_external_service(self):
+        for task in self.filtered("external_service"):
+            try:
+                names = external_services.placeholders(task.external_service)
+            except ValueError as exc:
+                raise ValidationError(self.env._("External service of %(task)s: %(error)s", task=task.name,
+                                                 error=exc)) from None
+            unknown = set(names) - set(((schemas.schema_of(task.name) or {}).get("properties", {})
+                                        .get("kwargs", {}).get("properties", {})))
+            if unknown:
+                raise ValidationError(self.env._(
+                    "External service of %(task)s names %(names)s, which is not an argument of the task.",
+                    task=task.name, names=", ".join(sorted(unknown))))
+
     @api.constrains("rate_limit")
     def _check_rate_limit(self):
         for task in self.filtered("rate_limit"):
-            if not RATE_LIMIT.fullmatch(task.rate_limit.strip()):
+            try:
+                rates.parse_rate(task.rate_limit)
+            except ValueError as exc:
                 raise ValidationError(self.env._(
-                    "Rate limit of %(task)s must look like 100/m, 10/s or 500/h.", task=task.name))
+                    "Rate limit of %(task)s must look like 100/m, 10/s or 500/h: %(problem)s",
+                    task=task.name, problem=exc)) from None
 
     # Who may start a task: its May Dispatch groups, its company and the name the dispatch finds it by.
     # A Jobs manager who could change them (or create or delete task types) could grant themselves the
@@ -197,6 +238,7 @@ class SmartDairyJobTask(models.Model):
             max_retries=self.max_retries,
             backoff_base=self.retry_backoff_base,
             backoff_max=self.retry_backoff_max,
+            exponential=self.retry_backoff,
             overrides={
                 rule.error_type: errors.Policy(rule.strategy, rule.max_retries, rule.delay)
                 for rule in self.retry_rule_ids

@@ -14,4 +14,10 @@ from . import test_late_reports
 from . import test_trap_jobs
 from . import test_bridge_key_cli
 from . import test_live_progress
+from . import test_live_updates
+from . import test_live_tour
 from . import test_alerts
+from . import test_rate_limits
+from . import test_retry_policy
+from . import test_parent_only
+from . import test_flows

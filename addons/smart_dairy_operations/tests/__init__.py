@@ -5,3 +5,5 @@ from . import test_maintenance
 from . import test_ui_tour
 from . import test_trust
 from . import test_task_types
+from . import test_retry_policy
+from . import test_parent_only
