@@ -19,8 +19,11 @@ say "Static checks (pylint-odoo on the addons, ruff everywhere)"
 "$VENV/bin/pylint" --rcfile=.pylintrc-odoo --score=n addons/smart_dairy_jobs addons/smart_dairy_iot addons/smart_dairy_operations || status=1
 "$VENV/bin/ruff" check --quiet . || status=1
 
-say "Bridge unit tests (no Odoo needed)"
-"$PY" -m pytest -p no:odoo -q --junitxml="$results/unit.xml" celery_bridge/tests || status=1
+# The suites mostly wait (for processes, brokers, deadlines), not compute: the bridge unit tests run
+# beside the Odoo tests, and the packaging and deployment tests beside the end-to-end ones.
+say "Bridge unit tests (no Odoo needed), in the background"
+"$PY" -m pytest -p no:odoo -q --junitxml="$results/unit.xml" celery_bridge/tests > "$results/unit.log" 2>&1 &
+unit_pid=$!
 
 if [ "$with_odoo" = yes ]; then
   ensure_db_role
@@ -46,8 +49,13 @@ CONF
   else
     cat "$results/install.log"; echo "Installing the addons failed" >&2; status=1
   fi
-  say "Cross-component tests: end-to-end (Odoo HTTP server, Celery worker, Redis, all real processes), deployment files"
-  "$PY" -m pytest -p no:odoo -q --junitxml="$results/e2e.xml" tests || status=1
+  say "Cross-component tests: packaging and deployment files (in the background), end-to-end (Odoo HTTP server, Celery workers, Redis, all real processes)"
+  "$PY" -m pytest -p no:odoo -q --junitxml="$results/deploy.xml" --ignore=tests/e2e tests > "$results/deploy.log" 2>&1 &
+  deploy_pid=$!
+  "$PY" -m pytest -p no:odoo -q --junitxml="$results/e2e.xml" tests/e2e || status=1
+  wait "$deploy_pid" || status=1
+  say "Packaging and deployment tests"
+  cat "$results/deploy.log"
 else
   odoo_tests=$("$PY" - <<'PY'
 import ast, pathlib
@@ -63,6 +71,10 @@ PY
   say "Cross-component tests (the end-to-end ones are reported skipped: they need Odoo)"
   "$PY" -m pytest -p no:odoo -q -rs --junitxml="$results/e2e.xml" tests || status=1
 fi
+
+wait "$unit_pid" || status=1
+say "Bridge unit tests"
+cat "$results/unit.log"
 
 "$PY" - "$results" "${odoo_tests:-0}" <<'PY'
 import pathlib, sys
