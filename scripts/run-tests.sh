@@ -19,8 +19,8 @@ say "Static checks (pylint-odoo on the addons, ruff everywhere)"
 "$VENV/bin/pylint" --rcfile=.pylintrc-odoo --score=n addons/smart_dairy_jobs addons/smart_dairy_iot addons/smart_dairy_operations || status=1
 "$VENV/bin/ruff" check --quiet . || status=1
 
-# The suites mostly wait (for processes, brokers, deadlines), not compute: the bridge unit tests, the
-# end-to-end tests and the packaging and deployment tests run beside the Odoo tests, each into its log.
+# The suites mostly wait (for processes, brokers, deadlines), not compute: the bridge unit tests run
+# beside the Odoo tests, and the packaging and deployment tests beside the end-to-end ones.
 say "Bridge unit tests (no Odoo needed), in the background"
 "$PY" -m pytest -p no:odoo -q --junitxml="$results/unit.xml" celery_bridge/tests > "$results/unit.log" 2>&1 &
 unit_pid=$!
@@ -43,25 +43,19 @@ CONF
   say "Installing the addons (jobs, IoT, operations) on a fresh database ($db)"
   if "$VENV/bin/odoo" -c "$conf" -i smart_dairy_jobs,smart_dairy_iot,smart_dairy_operations \
       --stop-after-init --log-level=warn > "$results/install.log" 2>&1; then
-    say "Cross-component tests, in the background: end-to-end (Odoo HTTP server, Celery workers, Redis, all real processes), packaging and deployment files"
-    "$PY" -m pytest -p no:odoo -q --junitxml="$results/e2e.xml" tests/e2e > "$results/e2e.log" 2>&1 &
-    e2e_pid=$!
-    "$PY" -m pytest -p no:odoo -q --junitxml="$results/deploy.xml" --ignore=tests/e2e tests > "$results/deploy.log" 2>&1 &
-    deploy_pid=$!
     say "Odoo tests (pytest-odoo against PostgreSQL, tours in headless Chromium)"
     "$PY" -m pytest -q --odoo-config="$conf" --odoo-database="$db" --odoo-http \
       --junitxml="$results/odoo.xml" addons/smart_dairy_jobs/tests addons/smart_dairy_iot/tests addons/smart_dairy_operations/tests || status=1
   else
     cat "$results/install.log"; echo "Installing the addons failed" >&2; status=1
   fi
-  if [ -n "${e2e_pid:-}" ]; then
-    wait "$e2e_pid" || status=1
-    say "End-to-end tests"
-    cat "$results/e2e.log"
-    wait "$deploy_pid" || status=1
-    say "Packaging and deployment tests"
-    cat "$results/deploy.log"
-  fi
+  say "Cross-component tests: packaging and deployment files (in the background), end-to-end (Odoo HTTP server, Celery workers, Redis, all real processes)"
+  "$PY" -m pytest -p no:odoo -q --junitxml="$results/deploy.xml" --ignore=tests/e2e tests > "$results/deploy.log" 2>&1 &
+  deploy_pid=$!
+  "$PY" -m pytest -p no:odoo -q --junitxml="$results/e2e.xml" tests/e2e || status=1
+  wait "$deploy_pid" || status=1
+  say "Packaging and deployment tests"
+  cat "$results/deploy.log"
 else
   odoo_tests=$("$PY" - <<'PY'
 import ast, pathlib
