@@ -71,8 +71,9 @@ class SmartDairyJob(models.Model):
     max_retries = fields.Integer(readonly=True, default=0)
     eta = fields.Datetime(string="Planned For", readonly=True, help="Not sent to a worker before this time.")
     date_enqueued = fields.Datetime(string="Enqueued On", readonly=True)
-    date_started = fields.Datetime(string="Started On", readonly=True)
-    date_done = fields.Datetime(string="Finished On", readonly=True)
+    # Indexed: the alert checks and metrics read the jobs that started or ended in the last minutes.
+    date_started = fields.Datetime(string="Started On", readonly=True, index=True)
+    date_done = fields.Datetime(string="Finished On", readonly=True, index=True)
     wait_time = fields.Float(string="Wait (s)", readonly=True, digits=(16, 3),
                              help="From enqueued to started, for the attempt that last started.")
     duration = fields.Float(string="Duration (s)", readonly=True, digits=(16, 6), help="Run time of the last attempt.")

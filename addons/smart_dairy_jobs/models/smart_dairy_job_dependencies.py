@@ -5,7 +5,7 @@ import json
 from markupsafe import escape
 
 from odoo import api, fields, models
-from odoo.exceptions import ValidationError
+from odoo.exceptions import AccessError, ValidationError
 
 from celery_bridge.core import flows, jobstate
 
@@ -63,6 +63,9 @@ class SmartDairyJob(models.Model):
 
     def init(self):
         """Chunked jobs dispatched before parents waited for their chunks: their links, once."""
+        # Odoo calls init() as the superuser while loading the module; over RPC it is nobody's to call.
+        if not self.env.su:
+            raise AccessError(self.env._("Only the system sets up the job tables."))
         result = super().init()
         self.env.cr.execute(f"""
             INSERT INTO {dependencies.RELATION} (job_id, depends_on_id)

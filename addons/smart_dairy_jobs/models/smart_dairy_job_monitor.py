@@ -5,7 +5,6 @@ from redis.exceptions import RedisError
 
 from odoo import api, fields, models
 from odoo.exceptions import AccessError, ValidationError
-from odoo.tools import sql
 
 from celery_bridge.broker import circuit
 from celery_bridge.odoo_db import job_statistics
@@ -39,12 +38,6 @@ class SmartDairyJobMonitor(models.AbstractModel):
 
     _name = "smart_dairy.job.monitor"
     _description = "Background Jobs Monitoring"
-
-    def init(self):
-        # Alert checks and metrics read the jobs that ended or started in the last minutes; without
-        # these indexes every check would scan the whole job table (millions of rows).
-        for column in ("date_done", "date_started"):
-            sql.create_index(self.env.cr, f"smart_dairy_job_{column}_for_monitoring", "smart_dairy_job", [column])
 
     @api.model
     def _threshold(self, name):

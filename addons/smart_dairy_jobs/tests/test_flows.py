@@ -255,6 +255,16 @@ class TestFlowRefusals(FlowsCase):
                            depends_on=[theirs.id], message="only on jobs of its own company")
         self.assertRefused(ValidationError, Job.dispatch, PING, depends_on=[2**31 - 1], message="No job with id")
 
+    def test_the_table_set_up_is_refused_to_users_and_links_nothing(self):
+        parent = self.job_of(self.jobs_user_a)
+        chunk = self.job_of(self.jobs_user_a)
+        self.env.cr.execute("UPDATE smart_dairy_job SET parent_id = %s WHERE id = %s", [parent.id, chunk.id])
+        for user in (self.jobs_user_a, self.manager_a, self.sys_admin):
+            with self.assertRaises(AccessError):
+                self.Job.with_user(user).init()
+        self.env.cr.execute(f"SELECT count(*) FROM {dependencies.RELATION} WHERE job_id = %s", [parent.id])
+        self.assertEqual(self.env.cr.fetchone()[0], 0)
+
     def test_bad_dependency_options_are_refused(self):
         Job = self.Job.with_user(self.jobs_user_a)
         mine = self.job_of(self.jobs_user_a)
